@@ -1,0 +1,59 @@
+"""halion_nb: a Jupyter notebook as a workbench for LLM tools.
+
+Heavy parts load on first use, so `%load_ext halion_nb` stays cheap.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .errors import (
+    ChainValidationError,
+    ConfigError,
+    HalionError,
+    ModelServiceError,
+    ToolArgumentError,
+    ToolDefinitionError,
+    ToolNameError,
+    ToolNotFoundError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Workspace": "halion_nb.workspace",
+    "workspace": "halion_nb.workspace",
+    "use_workspace": "halion_nb.workspace",
+    "tool": "halion_nb.workspace",
+    "Tool": "halion_nb.core.tool",
+    "export_tools": "halion_nb.notebook.cells",
+    "import_tools": "halion_nb.notebook.cells",
+    "panel": "halion_nb.widgets",
+}
+
+__all__ = [
+    "ChainValidationError", "ConfigError", "HalionError", "ModelServiceError", "ToolArgumentError",
+    "ToolDefinitionError", "ToolNameError", "ToolNotFoundError", *_LAZY,
+    "load_ipython_extension", "unload_ipython_extension",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'halion_nb' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext halion_nb`: register `%halion` and `%%tool` (loading twice is harmless)."""
+    from .notebook.magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .notebook.magics import unload
+
+    unload(ipython)

@@ -1,0 +1,1 @@
+"""Definitions, runtime state and files: no IPython, no widgets."""

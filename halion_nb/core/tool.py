@@ -1,0 +1,116 @@
+"""A tool: a plain function plus the schema the model sees and validation of what it sends."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import ValidationError
+
+from ..errors import ToolArgumentError
+from .tool_schema import FunctionSpec, describe_function, drop_forced_nulls
+
+
+@dataclass(eq=False)
+class Tool:
+    """A registered function. Calling it calls the function; `call` takes the model's arguments."""
+
+    name: str
+    function: Callable[..., Any]
+    spec: FunctionSpec = field(repr=False)
+    source: str | None = field(default=None, repr=False)
+    """Code a tool file is made of: the `%%tool` cell, or the function's own source."""
+
+    @classmethod
+    def from_function(
+        cls, fn: Callable[..., Any], name: str, *, description: str | None = None, source: str | None = None
+    ) -> "Tool":
+        return cls(name=name, function=fn, spec=describe_function(fn, name, description), source=source)
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    @property
+    def strict(self) -> bool:
+        return self.spec.strict
+
+    @property
+    def strict_reason(self) -> str | None:
+        """Why the schema is not strict, or None when it is."""
+        return self.spec.strict_reason
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.spec.parameters
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """The OpenAI tool dict sent with a chat request."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.spec.parameters,
+                "strict": self.spec.strict,
+            },
+        }
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.function(*args, **kwargs)
+
+    def validate(self, arguments: dict[str, Any] | str | None) -> dict[str, Any]:
+        """Keyword arguments for the function, validated and with defaults filled."""
+        if arguments is None or arguments == "":
+            arguments = {}
+        if isinstance(arguments, (str, bytes)):
+            try:
+                arguments = json.loads(arguments)
+            except json.JSONDecodeError as exc:
+                raise ToolArgumentError(
+                    f"Arguments for '{self.name}' are not valid JSON ({exc.msg} at line {exc.lineno}, "
+                    f"column {exc.colno}). Send one JSON object with the parameters {self._param_list()}.",
+                    [f"arguments: not valid JSON ({exc.msg})"],
+                ) from None
+        if not isinstance(arguments, dict):
+            raise ToolArgumentError(
+                f"Arguments for '{self.name}' must be a JSON object with the parameters {self._param_list()}, "
+                f"not {type(arguments).__name__}.",
+                ["arguments: not a JSON object"],
+            )
+        if self.spec.strict:
+            loose = self.spec.loose_parameters
+            arguments = drop_forced_nulls(arguments, loose, loose.get("$defs", {}))
+        try:
+            validated = self.spec.args_model.model_validate(arguments)
+        except ValidationError as exc:
+            problems = [self._describe_error(err) for err in exc.errors()]
+            raise ToolArgumentError(
+                f"Invalid arguments for '{self.name}':\n" + "\n".join(f"- {p}" for p in problems)
+                + "\nFix these fields and call the tool again.",
+                problems,
+            ) from None
+        return {param: getattr(validated, fname) for param, fname in self.spec.field_names.items()}
+
+    def call(self, arguments: dict[str, Any] | str | None = None) -> Any:
+        """Validate the model's arguments (dict or JSON string) and call the function."""
+        return self.function(**self.validate(arguments))
+
+    def _param_list(self) -> str:
+        return ", ".join(self.spec.field_names) or "(none)"
+
+    def _describe_error(self, err: Any) -> str:
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        if err["type"] == "extra_forbidden":
+            return f"{where}: unexpected argument; the parameters are {self._param_list()}"
+        if err["type"] == "missing":
+            return f"{where}: required argument is missing"
+        got = err.get("input")
+        shown = json.dumps(got, default=repr)[:80] if got is not None else "null"
+        return f"{where}: {err['msg']} (got {shown})"
+
+    def _repr_html_(self) -> str:
+        from ..render import tool_card
+
+        return tool_card(self)

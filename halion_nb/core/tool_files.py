@@ -1,0 +1,178 @@
+"""Tool ⇄ `tools/<name>.py`: a file that imports and runs without halion_nb."""
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib.util
+import inspect
+import pprint
+import sys
+import textwrap
+import types
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ToolDefinitionError, ToolLoadError
+from .tool import Tool
+
+_DECORATORS_TO_DROP = {"tool"}
+
+
+def function_source(fn: Callable[..., Any]) -> str | None:
+    """The function's own source without halion's `@tool` decorator, or None if unavailable."""
+    try:
+        source = textwrap.dedent(inspect.getsource(fn))
+    except (OSError, TypeError):
+        return None
+    tree = ast.parse(source)
+    node = tree.body[0]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+        kept = [d for d in node.decorator_list if _decorator_name(d) not in _DECORATORS_TO_DROP]
+        if len(kept) != len(node.decorator_list):
+            lines = source.splitlines()
+            start = node.decorator_list[0].lineno - 1
+            first_def_line = node.lineno - 1
+            kept_lines = [ast.get_source_segment(source, d) for d in kept]
+            source = "\n".join(lines[:start] + [f"@{k}" for k in kept_lines] + lines[first_def_line:])
+    return source
+
+
+def _decorator_name(node: ast.expr) -> str:
+    target = node.func if isinstance(node, ast.Call) else node
+    if isinstance(target, ast.Attribute):
+        return target.attr
+    return target.id if isinstance(target, ast.Name) else ""
+
+
+def strip_schema(source: str) -> str:
+    """Source without its top-level `schema = {...}` assignment (regenerated on every save)."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    for node in reversed(tree.body):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "schema" for t in node.targets):
+            del lines[node.lineno - 1 : node.end_lineno]
+    return "\n".join(lines).strip() + "\n"
+
+
+def render_tool_file(tool: Tool) -> str:
+    """Text of `tools/<name>.py`: imports the code needs, the code, and the `schema` literal."""
+    if tool.source is None:
+        raise ToolDefinitionError(
+            f"Tool '{tool.name}' has no source code to save (it was defined where Python keeps no source). "
+            "Define it in a %%tool cell or a .py file."
+        )
+    body = strip_schema(tool.source)
+    preamble = _missing_definitions(body, tool.function)
+    schema = pprint.pformat(tool.schema, indent=1, width=100, sort_dicts=False)
+    parts = [*preamble, body.rstrip(), f"schema = {schema}"]
+    text = "\n\n".join(p for p in parts if p) + "\n"
+    compile(text, f"{tool.name}.py", "exec")
+    return text
+
+
+def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
+    """Import lines and notebook-defined helpers for names the body uses but does not define.
+
+    Helpers (functions, classes, literal constants from earlier cells) are copied in, and
+    what they use in turn is resolved the same way.
+    """
+    imports: set[str] = set()
+    helpers: list[str] = []
+    defined: set[str] = set()
+    pending: list[tuple[str, dict[str, Any]]] = [(body, getattr(fn, "__globals__", {}))]
+    while pending:
+        code, scope = pending.pop()
+        tree = ast.parse(code)
+        defined |= _top_level_names(tree)
+        used = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
+        for name in used:
+            if name in defined or name not in scope or hasattr(builtins, name):
+                continue
+            value = scope[name]
+            if line := _import_line(name, value):
+                imports.add(line)
+            elif (helper := _helper_source(name, value)) is not None:
+                helpers.insert(0, helper)
+                defined.add(name)
+                pending.append((helper, getattr(value, "__globals__", None) or scope))
+            else:
+                raise ToolDefinitionError(
+                    f"Tool '{fn.__name__}' uses '{name}', defined elsewhere in the notebook as a "
+                    f"{type(value).__name__} that cannot be written to a file. Define it inside the %%tool cell."
+                )
+    return ["\n".join(sorted(imports))] + helpers if imports else helpers
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    # Names bound inside functions are local: treat every bound name as defined.
+    names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in n.args + n.kwonlyargs}
+    return names
+
+
+def _import_line(name: str, value: Any) -> str | None:
+    """An import statement that binds `name` to `value`, if `value` comes from an importable module."""
+    if isinstance(value, types.ModuleType):
+        module = value.__name__
+        if module == name:
+            return f"import {module}"
+        parent, _, last = module.rpartition(".")
+        if not parent:
+            return f"import {module} as {name}"
+        return f"from {parent} import {last}" + ("" if last == name else f" as {name}")
+    module = getattr(value, "__module__", None)
+    if not module or module in ("__main__", "builtins") or module.startswith("halion_tools"):
+        return None
+    parts = module.split(".")
+    for home in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):  # shortest public path first
+        for attr in (name, getattr(value, "__name__", None)):
+            if attr and getattr(sys.modules.get(home), attr, None) is value:
+                return f"from {home} import {attr}" + ("" if attr == name else f" as {name}")
+    return None
+
+
+def _helper_source(name: str, value: Any) -> str | None:
+    """Source of a class/function or literal constant the person defined in the notebook."""
+    if isinstance(value, (types.FunctionType, type)):
+        try:
+            return textwrap.dedent(inspect.getsource(value)).rstrip()
+        except (OSError, TypeError):
+            return None
+    if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict)):
+        text = repr(value)
+        try:
+            if ast.literal_eval(text) == value:
+                return f"{name} = {text}"
+        except (ValueError, SyntaxError):
+            return None
+    return None
+
+
+def load_tool_file(path: Path) -> Tool:
+    """Import `tools/<name>.py` and build the tool named like the file."""
+    name = path.stem
+    text = path.read_text(encoding="utf-8")
+    module_name = f"halion_tools.{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ToolLoadError(f"{path.name}: not a Python file Python can import.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(module_name, None)
+        raise ToolLoadError(f"{path.name}: {type(exc).__name__}: {exc}") from exc
+    fn = getattr(module, name, None)
+    if not inspect.isfunction(fn):
+        raise ToolLoadError(f"{path.name}: defines no function named '{name}' (file name must equal the tool name).")
+    return Tool.from_function(fn, name, source=strip_schema(text))

@@ -1,0 +1,102 @@
+"""Runtime state of tools (active, postprocess) in `.halion/tool_status.json`.
+
+Every change is read-modify-write under a file lock, so two kernels on the same workspace
+never lose each other's updates. A file that cannot be read is kept aside, never overwritten.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from pydantic import TypeAdapter, ValidationError
+
+from ..models import ToolState
+from .files import atomic_write_json
+
+log = logging.getLogger(__name__)
+_STATES = TypeAdapter(dict[str, ToolState])
+
+
+class ToolManager:
+    """Reads and writes tool states; unknown tools are active with postprocess on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.problem: str | None = None
+        """Why the status file could not be read, if it could not."""
+        self._states: dict[str, ToolState] = {}
+        self._stamp: tuple[int, int] | None = None
+
+    def state(self, name: str) -> ToolState:
+        self._refresh()
+        return self._states.get(name, ToolState())
+
+    def states(self) -> dict[str, ToolState]:
+        self._refresh()
+        return dict(self._states)
+
+    def update(self, name: str, **changes: bool) -> ToolState:
+        """Change one tool's state and persist it atomically."""
+        with self._locked():
+            self._refresh(force=True)
+            new = self._states.get(name, ToolState()).model_copy(update=changes)
+            self._states[name] = new
+            self._write()
+        return new
+
+    def forget(self, name: str) -> None:
+        with self._locked():
+            self._refresh(force=True)
+            if self._states.pop(name, None) is not None:
+                self._write()
+
+    def _write(self) -> None:
+        if self.problem and self.path.exists():
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(self.path, aside)
+            log.warning("Kept the unreadable %s as %s and wrote a fresh one.", self.path.name, aside.name)
+            self.problem = None
+        data = {n: s.model_dump() for n, s in sorted(self._states.items())}
+        atomic_write_json(self.path, data)
+        self._stamp = self._file_stamp()
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _refresh(self, force: bool = False) -> None:
+        stamp = self._file_stamp()
+        if not force and stamp == self._stamp:
+            return
+        self._stamp = stamp
+        if stamp is None:
+            self._states, self.problem = {}, None
+            return
+        try:
+            self._states = _STATES.validate_python(json.loads(self.path.read_text(encoding="utf-8")))
+            self.problem = None
+        except (ValueError, ValidationError, OSError) as exc:
+            self.problem = (
+                f"{self.path} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                "every tool is treated as active. The file is kept and set aside on the next change."
+            )
+            log.warning(self.problem)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)

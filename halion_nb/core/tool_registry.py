@@ -1,0 +1,170 @@
+"""The workspace's tools: definitions in memory and in `tools/*.py`, plus their runtime state."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ToolNotFoundError
+from .files import atomic_write_text
+from .naming import check_name
+from .tool import Tool
+from .tool_files import function_source, load_tool_file, render_tool_file
+from .tool_manager import ToolManager
+
+log = logging.getLogger(__name__)
+Listener = Callable[[str, str], None]
+"""Called with (event, tool name) after a change: registered, removed, state, saved."""
+
+
+@dataclass
+class LoadReport:
+    """What `ToolRegistry.load` did: the tools loaded and each broken file with its error."""
+
+    loaded: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        lines = [f"Loaded {len(self.loaded)} tool(s)" + (f": {', '.join(self.loaded)}" if self.loaded else ".")]
+        lines += [f"Could not load {name}: {err}" for name, err in self.errors.items()]
+        return "\n".join(lines)
+
+
+class ToolRegistry:
+    """Register, look up, switch on and off, save and load tools."""
+
+    def __init__(self, tools_dir: Path, manager: ToolManager) -> None:
+        self.dir = Path(tools_dir)
+        self.manager = manager
+        self._tools: dict[str, Tool] = {}
+        self._listeners: list[Listener] = []
+
+    # definitions
+    def register(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        source: str | None = None,
+        active: bool | None = None,
+        postprocess: bool | None = None,
+    ) -> Tool:
+        """Make `fn` a tool (replacing one of the same name) and return it."""
+        if isinstance(fn, Tool):
+            fn = fn.function
+        name = check_name(name or getattr(fn, "__name__", None))
+        tool = Tool.from_function(fn, name, description=description, source=source or function_source(fn))
+        self._tools[name] = tool
+        changes = {k: v for k, v in (("active", active), ("postprocess", postprocess)) if v is not None}
+        if changes and any(getattr(self.manager.state(name), k) != v for k, v in changes.items()):
+            self.manager.update(name, **changes)
+        self._emit("registered", name)
+        return tool
+
+    def get(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            known = ", ".join(sorted(self._tools)) or "none yet"
+            raise ToolNotFoundError(f"No tool named '{name}'. Known tools: {known}.") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def all(self) -> list[Tool]:
+        return [self._tools[n] for n in self.names()]
+
+    def remove(self, name: str, *, delete_file: bool = False) -> None:
+        """Forget a tool (and its state); with `delete_file`, also delete `tools/<name>.py`."""
+        self.get(name)
+        del self._tools[name]
+        self.manager.forget(name)
+        if delete_file:
+            self.path_of(name).unlink(missing_ok=True)
+        self._emit("removed", name)
+
+    # runtime state
+    def enable(self, name: str) -> None:
+        self._set(name, active=True)
+
+    def disable(self, name: str) -> None:
+        self._set(name, active=False)
+
+    def set_postprocess(self, name: str, postprocess: bool) -> None:
+        self._set(name, postprocess=bool(postprocess))
+
+    def is_active(self, name: str) -> bool:
+        self.get(name)
+        return self.manager.state(name).active
+
+    def postprocess(self, name: str) -> bool:
+        """True when the tool's result goes back to the model; False when it goes to the person."""
+        self.get(name)
+        return self.manager.state(name).postprocess
+
+    def active(self) -> list[Tool]:
+        states = self.manager.states()
+        return [t for t in self.all() if states.get(t.name) is None or states[t.name].active]
+
+    def _set(self, name: str, **changes: bool) -> None:
+        self.get(name)
+        self.manager.update(name, **changes)
+        self._emit("state", name)
+
+    # files
+    def path_of(self, name: str) -> Path:
+        return self.dir / f"{check_name(name)}.py"
+
+    def save(self, name: str) -> Path:
+        """Write `tools/<name>.py` atomically and return its path."""
+        path = atomic_write_text(self.path_of(name), render_tool_file(self.get(name)))
+        self._emit("saved", name)
+        return path
+
+    def load(self) -> LoadReport:
+        """Load every `tools/*.py`; broken files are reported by name and the rest still load."""
+        report = LoadReport()
+        for path in sorted(self.dir.glob("*.py")) if self.dir.is_dir() else []:
+            try:
+                check_name(path.stem)
+                tool = load_tool_file(path)
+            except Exception as exc:  # one broken file must not stop the others
+                message = str(exc).removeprefix(f"{path.name}: ")
+                report.errors[path.stem] = message
+                log.warning("Could not load tools/%s: %s", path.name, message)
+                continue
+            self._tools[tool.name] = tool
+            report.loaded.append(tool.name)
+        if report.loaded:
+            self._emit("loaded", "")
+        return report
+
+    # observers (panels keep in sync through these)
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener(event, name)` after every change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, event: str, name: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event, name)
+            except Exception:  # a broken panel must not break the registry
+                log.exception("A tool listener failed on %s %s", event, name)
+
+    def _repr_html_(self) -> str:
+        from ..render import tools_table
+
+        return tools_table(self)
+
+    def __repr__(self) -> str:
+        return f"<ToolRegistry {len(self)} tools: {', '.join(self.names())}>"
+

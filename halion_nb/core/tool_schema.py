@@ -1,0 +1,248 @@
+"""Function → argument model and OpenAI parameters schema (strict when the types allow it)."""
+from __future__ import annotations
+
+import copy
+import inspect
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.fields import FieldInfo
+
+from ..errors import ToolDefinitionError
+
+_STYLE_OPTIONS = {style: {"warnings": False} for style in ("google", "numpy", "sphinx")}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What a function says about itself: description, argument model, schemas."""
+
+    description: str
+    args_model: type[BaseModel]
+    parameters: dict[str, Any]
+    """JSON Schema sent to the model: strict form when `strict` is true."""
+    loose_parameters: dict[str, Any]
+    """JSON Schema with defaults kept; used to read back nulls that strict mode forces."""
+    strict: bool
+    strict_reason: str | None
+    field_names: dict[str, str]
+    """Parameter name → field name in `args_model` (fields are prefixed to avoid clashes)."""
+
+
+def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
+    """Summary text and parameter descriptions of a Google, NumPy or Sphinx docstring."""
+    if not doc:
+        return "", {}
+    from griffe import Docstring
+
+    text = inspect.cleandoc(doc)
+    options: list[tuple[str, dict[str, Any]]] = [("auto", {"per_style_options": _STYLE_OPTIONS})]
+    options += [(style, opts) for style, opts in _STYLE_OPTIONS.items()]
+    summary = text
+    for parser, opts in options:
+        sections = Docstring(text, parser=parser, parser_options=opts).parsed
+        params = {p.name: p.description for s in sections if s.kind.value == "parameters" for p in s.value}
+        if params:
+            texts = [s.value for s in sections if s.kind.value == "text"]
+            return (texts[0].strip() if texts else ""), params
+        if parser == "auto":
+            texts = [s.value for s in sections if s.kind.value == "text"]
+            summary = texts[0].strip() if texts else ""
+    return summary, {}
+
+
+def describe_function(fn: Callable[..., Any], name: str, description: str | None = None) -> FunctionSpec:
+    """Build the argument model and schemas of `fn`, or raise ToolDefinitionError naming the problem."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise ToolDefinitionError(f"Tool '{name}': cannot read the function's signature ({exc}).") from exc
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # NameError for an undefined annotation, and friends
+        raise ToolDefinitionError(
+            f"Tool '{name}': a type hint cannot be resolved ({exc}). Import the types the hints use."
+        ) from exc
+    summary, param_docs = parse_docstring(fn.__doc__)
+    fields: dict[str, Any] = {}
+    field_names: dict[str, str] = {}
+    for param in signature.parameters.values():
+        _check_parameter(name, param, hints)
+        annotation = hints[param.name]
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        doc = param_docs.get(param.name)
+        if doc and not _has_description(annotation):
+            annotation = typing.Annotated[annotation, Field(description=doc)]
+        field_name = f"p_{param.name}"
+        field_names[param.name] = field_name
+        fields[field_name] = (annotation, Field(default, alias=param.name))
+    try:
+        model = create_model(  # type: ignore[call-overload]
+            f"{name}_arguments", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
+        )
+        loose = model.model_json_schema()
+    except Exception as exc:
+        raise ToolDefinitionError(f"Tool '{name}': its parameter types cannot become a JSON schema ({exc}).") from exc
+    loose = _without_titles(loose)
+    loose.setdefault("properties", {})
+    strict_schema, reason = to_strict(loose)
+    return FunctionSpec(
+        description=(description if description is not None else summary) or "",
+        args_model=model,
+        parameters=strict_schema if reason is None else loose,
+        loose_parameters=loose,
+        strict=reason is None,
+        strict_reason=reason,
+        field_names=field_names,
+    )
+
+
+def _check_parameter(tool: str, param: inspect.Parameter, hints: dict[str, Any]) -> None:
+    kind = param.kind
+    if kind is inspect.Parameter.VAR_POSITIONAL:
+        raise ToolDefinitionError(f"Tool '{tool}': parameter '*{param.name}' is not supported; name each parameter.")
+    if kind is inspect.Parameter.VAR_KEYWORD:
+        raise ToolDefinitionError(
+            f"Tool '{tool}': parameter '**{param.name}' is not supported; name each parameter "
+            "or take a typed dict."
+        )
+    if kind is inspect.Parameter.POSITIONAL_ONLY:
+        raise ToolDefinitionError(
+            f"Tool '{tool}': parameter '{param.name}' is positional-only; the model passes arguments by name. "
+            "Remove the '/' from the signature."
+        )
+    if param.name not in hints:
+        raise ToolDefinitionError(
+            f"Tool '{tool}': parameter '{param.name}' has no type hint; add one, e.g. '{param.name}: str'."
+        )
+
+
+def _has_description(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is typing.Annotated:
+        return any(isinstance(m, FieldInfo) and m.description for m in annotation.__metadata__)
+    return False
+
+
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_VALUES = ("items", "additionalProperties", "not")
+
+
+def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sub-schemas of a schema node (not its property names or other plain values)."""
+    out: list[dict[str, Any]] = []
+    for key in ("properties", "$defs"):
+        out += [v for v in node.get(key, {}).values() if isinstance(v, dict)]
+    for key in _SCHEMA_LISTS:
+        out += [v for v in node.get(key, []) if isinstance(v, dict)]
+    out += [node[k] for k in _SCHEMA_VALUES if isinstance(node.get(k), dict)]
+    return out
+
+
+def _without_titles(schema: dict[str, Any]) -> dict[str, Any]:
+    schema = copy.deepcopy(schema)
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        node.pop("title", None)
+        stack += _children(node)
+    return schema
+
+
+def to_strict(loose: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The strict-mode form of `loose`, or the reason strict mode cannot express it."""
+    schema = copy.deepcopy(loose)
+    defs = schema.get("$defs", {})
+    for param, sub in schema.get("properties", {}).items():
+        reason = _strict_problem(sub, defs, set())
+        if reason:
+            return loose, f"parameter '{param}' {reason}"
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        _inline_ref_with_siblings(node, defs)
+        node.pop("default", None)
+        if node.get("type") == "object" or "properties" in node:
+            props = node.setdefault("properties", {})
+            required = set(node.get("required", []))
+            for key, sub in props.items():
+                if key not in required and not _allows_null(sub, defs):
+                    described = {"description": sub.pop("description")} if "description" in sub else {}
+                    props[key] = {"anyOf": [sub, {"type": "null"}], **described}
+            node["required"] = list(props)
+            node["additionalProperties"] = False
+        stack += _children(node)
+    return schema, None
+
+
+def _strict_problem(node: dict[str, Any], defs: dict[str, Any], seen: set[str]) -> str | None:
+    """Why a sub-schema cannot be strict, in words a person can act on; None if it can."""
+    if "$ref" in node:
+        ref = node["$ref"].split("/")[-1]
+        if ref in seen:
+            return None
+        return _strict_problem(defs.get(ref, {}), defs, seen | {ref})
+    if not node:
+        return "accepts any value (Any); give it a concrete type"
+    if "prefixItems" in node:
+        return "is a tuple; strict mode has no fixed-length arrays (use a list or a model)"
+    extra = node.get("additionalProperties")
+    if extra not in (None, False):
+        return "is a dict with free-form keys; strict mode needs fixed fields (use a model or TypedDict)"
+    if node.get("type") == "object" and "properties" not in node:
+        return "is a free-form object; strict mode needs fixed fields"
+    for child in _children(node):
+        problem = _strict_problem(child, defs, seen)
+        if problem:
+            return problem
+    return None
+
+
+def _inline_ref_with_siblings(node: dict[str, Any], defs: dict[str, Any]) -> None:
+    """Strict mode rejects keywords beside `$ref`: inline the definition instead."""
+    if "$ref" in node and len(node) > 1:
+        target = copy.deepcopy(defs.get(node.pop("$ref").split("/")[-1], {}))
+        for key, value in target.items():
+            node.setdefault(key, value)
+
+
+def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = defs.get(node["$ref"].split("/")[-1], {})
+    return node
+
+
+def _allows_null(node: dict[str, Any], defs: dict[str, Any]) -> bool:
+    node = _resolve(node, defs)
+    if node.get("type") == "null" or (isinstance(node.get("type"), list) and "null" in node["type"]):
+        return True
+    return any(_allows_null(v, defs) for v in node.get("anyOf", []))
+
+
+def drop_forced_nulls(value: Any, schema: dict[str, Any], defs: dict[str, Any]) -> Any:
+    """Remove nulls the model sent only because strict mode made optional fields required.
+
+    Strict mode turns `x: int = 5` into a required `int | null`; a null there means "use the
+    default", so it is dropped before validation and the default applies.
+    """
+    schema = _resolve(schema, defs)
+    if isinstance(value, dict) and "properties" in schema:
+        required = set(schema.get("required", []))
+        out = {}
+        for key, item in value.items():
+            sub = schema["properties"].get(key)
+            if sub is None:
+                out[key] = item
+            elif item is None and key not in required and not _allows_null(sub, defs):
+                continue
+            else:
+                out[key] = drop_forced_nulls(item, sub, defs)
+        return out
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [drop_forced_nulls(item, schema["items"], defs) for item in value]
+    if isinstance(value, dict):
+        for variant in schema.get("anyOf", []):
+            if "properties" in _resolve(variant, defs):
+                return drop_forced_nulls(value, variant, defs)
+    return value

@@ -1,0 +1,81 @@
+"""One exception family: every message says what went wrong and how to fix it."""
+from __future__ import annotations
+
+
+class HalionError(Exception):
+    """Base class of every error halion_nb raises on purpose."""
+
+
+class ToolNameError(HalionError, ValueError):
+    """A tool or chain name that is not a plain Python identifier."""
+
+
+class ToolDefinitionError(HalionError, TypeError):
+    """A function that cannot become a tool (untyped parameter, *args, ...)."""
+
+
+class ToolNotFoundError(HalionError, KeyError):
+    """No tool (or chain) by that name in the workspace."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ToolArgumentError(HalionError, ValueError):
+    """Arguments that do not match a tool's schema; the message lists each bad field."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class ToolLoadError(HalionError):
+    """A tool file on disk that could not be loaded."""
+
+
+class StateFileError(HalionError):
+    """A JSON state file on disk that could not be read; the file is left untouched."""
+
+
+class ConfigError(HalionError):
+    """Missing or wrong configuration (no API key, no base URL, bad replay file)."""
+
+
+class ModelServiceError(HalionError):
+    """The model service failed; subclasses say how."""
+
+
+class AuthenticationFailed(ModelServiceError):
+    """The service refused the API key."""
+
+
+class RateLimited(ModelServiceError):
+    """The service kept answering 429 after the SDK's retries."""
+
+
+class ServiceTimeout(ModelServiceError):
+    """The service did not answer in time."""
+
+
+class ConnectionLost(ModelServiceError):
+    """The connection failed or a stream was cut midway."""
+
+
+class BadRequest(ModelServiceError):
+    """The service rejected the request (4xx other than auth and rate limit)."""
+
+
+class ServiceUnavailable(ModelServiceError):
+    """The service kept answering 5xx after the SDK's retries."""
+
+
+class ReplayMismatch(ConfigError):
+    """A request that differs from the recorded conversation being replayed."""
+
+
+class ChainValidationError(HalionError, ValueError):
+    """A chain with problems; `problems` lists each one with its step."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []

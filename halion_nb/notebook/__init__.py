@@ -1,0 +1,1 @@
+"""The notebook layer: magics, rich display and nbformat files over the Workspace API."""

@@ -1,0 +1,111 @@
+"""The `%halion` subcommands: each parses its words, calls the Workspace, displays the result.
+
+Subcommands register with `@command`; `%halion help` and the README's magics reference are
+generated from what they declare, so the documentation cannot drift.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import HalionError
+
+Handler = Callable[[Any, argparse.Namespace, "str | None"], Any]
+
+
+@dataclass
+class Command:
+    name: str
+    summary: str
+    parser: argparse.ArgumentParser
+    handler: Handler
+
+    @property
+    def usage(self) -> str:
+        return self.parser.format_usage().removeprefix("usage: ").strip()
+
+
+class UsageError(HalionError):
+    """Words `%halion` does not understand; shown as a one-line usage, never a traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message}\nusage: {self.format_usage().removeprefix('usage: ').strip()}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        raise UsageError(message or self.format_usage())
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, summary: str, *arguments: tuple[tuple[str, ...], dict[str, Any]]) -> Callable[[Handler], Handler]:
+    """Register a `%halion NAME ...` subcommand with argparse-style arguments."""
+    def register(handler: Handler) -> Handler:
+        parser = _Parser(prog=f"%halion {name}", description=summary, add_help=False)
+        for flags, options in arguments:
+            if not flags[0].startswith("-"):
+                options.setdefault("metavar", flags[0].upper())
+            parser.add_argument(*flags, **options)
+        COMMANDS[name] = Command(name, summary, parser, handler)
+        return handler
+
+    return register
+
+
+def arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
+    return flags, options
+
+
+def _load_all() -> None:
+    from . import tool_commands  # noqa: F401  (each module registers its subcommands)
+    for module in ("chat_commands", "chain_commands", "env_commands", "panel_commands"):
+        try:
+            __import__(f"{__package__}.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.{module}":
+                raise
+
+
+def help_text() -> str:
+    _load_all()
+    lines = ["%halion SUBCOMMAND ...", ""]
+    lines += [f"  {c.usage}\n      {c.summary}" for c in COMMANDS.values()]
+    from .tool_cell import TOOL_PARSER
+
+    lines += ["", "%%tool cell magic:", f"  {TOOL_PARSER.format_usage().removeprefix('usage: ').strip()}",
+              f"      {TOOL_PARSER.description}"]
+    return "\n".join(lines)
+
+
+def run_command(shell: Any, line: str, cell: str | None) -> Any:
+    """Parse and run one `%halion` line; usage and HalionErrors print one clear message."""
+    _load_all()
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        return _fail(f"cannot parse the line ({exc}); check the quotes.")
+    if not words or words[0] in ("help", "-h", "--help"):
+        print(help_text())
+        return None
+    name, rest = words[0], words[1:]
+    found = COMMANDS.get(name)
+    if found is None:
+        known = ", ".join(COMMANDS)
+        return _fail(f"unknown subcommand '{name}'. Known: {known}. Try %halion help.")
+    try:
+        args = found.parser.parse_args(rest)
+        return found.handler(shell, args, cell)
+    except UsageError as exc:
+        return _fail(str(exc))
+    except HalionError as exc:
+        return _fail(str(exc))
+
+
+def _fail(message: str) -> None:
+    print(f"halion: {message}", file=sys.stderr)
+    return None

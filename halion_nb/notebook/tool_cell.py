@@ -1,0 +1,67 @@
+"""`%%tool`: run the cell as usual, then register its public function as a tool."""
+from __future__ import annotations
+
+import ast
+import shlex
+import sys
+from typing import Any
+
+from ..errors import HalionError
+from .commands import UsageError, _Parser
+from .display import ToolCard
+
+TOOL_PARSER = _Parser(prog="%%tool", add_help=False,
+                      description="Run the cell and register its public function as a tool.")
+TOOL_PARSER.add_argument("--name", help="tool name (default: the function's name)")
+TOOL_PARSER.add_argument("--description", help="description (default: the docstring's summary)")
+TOOL_PARSER.add_argument("--save", action="store_true", help="also write tools/<name>.py")
+TOOL_PARSER.add_argument("--inactive", action="store_true", help="register switched off")
+TOOL_PARSER.add_argument("--no-postprocess", action="store_true", help="results go to you, not back to the model")
+
+
+def tool_function_name(cell: str, wanted: str | None) -> str:
+    """The function the cell makes a tool: `--name` if the cell defines it, else its one public function."""
+    tree = ast.parse(cell)
+    functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if wanted in functions:
+        return wanted
+    public = [f for f in functions if not f.startswith("_")]
+    if len(public) == 1:
+        return public[0]
+    if not public:
+        raise HalionError("the %%tool cell defines no public function; write one typed, docstringed function.")
+    raise HalionError(
+        f"the %%tool cell defines several public functions ({', '.join(public)}); "
+        "pass --name to pick one, or prefix helpers with '_'."
+    )
+
+
+def run_tool_cell(shell: Any, line: str, cell: str) -> None:
+    try:
+        args = TOOL_PARSER.parse_args(shlex.split(line))
+    except (UsageError, ValueError) as exc:
+        print(f"halion: {exc}", file=sys.stderr)
+        return
+    result = shell.run_cell(cell, store_history=False)
+    if not result.success:
+        return  # the traceback of the person's code is already shown
+    from ..workspace import workspace
+
+    ws = workspace()
+    try:
+        fn_name = tool_function_name(cell, args.name)
+        tool = ws.tools.register(
+            shell.user_ns[fn_name],
+            name=args.name or fn_name,
+            description=args.description,
+            source=cell,
+            active=False if args.inactive else None,  # no flag: keep the stored state
+            postprocess=False if args.no_postprocess else None,
+        )
+        saved = ws.tools.save(tool.name) if args.save else None
+    except HalionError as exc:
+        print(f"halion: {exc}", file=sys.stderr)
+        return
+    from IPython.display import display
+
+    display(ToolCard.of(ws, tool.name, saved=saved))

@@ -1,0 +1,1 @@
+"""Work that combines the core with the model: chat, chains, authoring."""

@@ -1,0 +1,89 @@
+"""`Workspace`: the composition root tying one folder to tools, chains, log, env and chat."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, TypeVar, overload
+
+from .core.call_log import CallLog
+from .core.env_manager import EnvManager
+from .core.tool import Tool
+from .core.tool_manager import ToolManager
+from .core.tool_registry import ToolRegistry
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Workspace:
+    """One folder holding `tools/`, `chains/` and `.halion/`; folders appear on first write.
+
+    Args:
+        path: The folder; default `$HALION_HOME`, else the current directory.
+        model: Chat model name; default `$HALION_MODEL`, else a sensible default.
+        replay: A `.jsonl` recording to replay offline (or record into); default `$HALION_REPLAY`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, model: str | None = None,
+                 replay: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path or os.environ.get("HALION_HOME") or os.getcwd()).expanduser().resolve()
+        self.state_dir = self.path / ".halion"
+        self._model = model
+        self._replay = replay
+        self.env = EnvManager(self.state_dir / ".env", sources=self._tool_sources)
+        self.env.load()
+        self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"))
+        self.log = CallLog(self.state_dir / "calls.sqlite", redact=self.env.redact)
+
+    def _tool_sources(self) -> dict[str, str]:
+        return {t.name: t.source or "" for t in self.tools.all()}
+
+    @property
+    def model(self) -> str:
+        """The chat model: `Workspace(model=...)`, else `$HALION_MODEL`, else gpt-4.1-mini."""
+        return self._model or os.environ.get("HALION_MODEL") or "gpt-4.1-mini"
+
+    @model.setter
+    def model(self, name: str) -> None:
+        self._model = name
+
+    @property
+    def replay(self) -> Path | None:
+        value = self._replay or os.environ.get("HALION_REPLAY")
+        return Path(value) if value else None
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.path} · {len(self.tools)} tools>"
+
+
+_current: Workspace | None = None
+
+
+def workspace() -> Workspace:
+    """The current workspace (the one the magics use), created on first use."""
+    global _current
+    if _current is None:
+        _current = Workspace()
+    return _current
+
+
+def use_workspace(ws: Workspace | str | os.PathLike[str] | None) -> Workspace:
+    """Make `ws` (a Workspace or a folder) the current workspace and return it."""
+    global _current
+    _current = ws if isinstance(ws, Workspace) else Workspace(ws)
+    return _current
+
+
+@overload
+def tool(fn: F) -> Tool: ...
+@overload
+def tool(*, name: str | None = None, description: str | None = None) -> Callable[[F], Tool]: ...
+def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None,
+         description: str | None = None) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Decorator: register the function as a tool in the current workspace.
+
+    The decorated name becomes the `Tool`, which still calls like the plain function.
+    """
+    def register(f: Callable[..., Any]) -> Tool:
+        return workspace().tools.register(f, name=name, description=description)
+
+    return register(fn) if fn is not None else register

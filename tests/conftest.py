@@ -1,0 +1,1 @@
+pytest_plugins = ["halion_nb.testing.pytest_plugin"]

@@ -1,0 +1,221 @@
+"""Secrets in .halion/.env: stored safely, loaded on open, never shown."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from dotenv import dotenv_values
+
+from halion_nb.core.env_manager import EnvManager
+from halion_nb.errors import ConfigError, StateFileError, ToolNotFoundError
+
+SECRET = "sk-live-7f3a9c2e1b"
+NASTY = [
+    "with spaces  ",
+    "  leading",
+    'dq"inside"',
+    "sq'inside'",
+    "hash # not a comment",
+    "#starts-with-hash",
+    "multi\nline\r\nvalue",
+    "a=b=c",
+    "back\\slash\\n-not-newline",
+    "ends-with-backslash\\",
+    "tab\there",
+    "ünïcødé ✓",
+    "",
+]
+
+
+@pytest.fixture
+def env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for i in range(len(NASTY)):
+        monkeypatch.delenv(f"V{i}", raising=False)
+    for name in ("MY_API_KEY", "OTHER_TOKEN", "PLAIN", "NEEDED_KEY", "UNUSED"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / ".halion" / ".env"
+
+
+def test_constructing_creates_nothing(env_file: Path) -> None:
+    m = EnvManager(env_file)
+    assert not env_file.parent.exists()
+    assert m.load() == [] and m.names() == []
+
+
+def test_set_writes_0600_sets_process_env_and_reloads(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    EnvManager(env_file).set("MY_API_KEY", SECRET)
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert os.environ["MY_API_KEY"] == SECRET
+    monkeypatch.delenv("MY_API_KEY")
+    fresh = EnvManager(env_file)
+    assert fresh.load() == ["MY_API_KEY"]
+    assert os.environ["MY_API_KEY"] == SECRET and fresh.is_set("MY_API_KEY")
+
+
+def test_load_does_not_override_the_process(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    EnvManager(env_file).set("MY_API_KEY", SECRET)
+    monkeypatch.setenv("MY_API_KEY", "from-the-shell")
+    assert EnvManager(env_file).load() == []
+    assert os.environ["MY_API_KEY"] == "from-the-shell"
+
+
+def test_nasty_values_round_trip_through_dotenv(env_file: Path) -> None:
+    m = EnvManager(env_file)
+    for i, value in enumerate(NASTY):
+        m.set(f"V{i}", value)
+    expected = {f"V{i}": v for i, v in enumerate(NASTY)}
+    assert dotenv_values(env_file) == expected
+    assert dotenv_values(env_file, interpolate=False) == expected
+    assert {n: os.environ[n] for n in expected} == expected
+
+
+def test_interpolation_syntax_is_stored_verbatim(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    m = EnvManager(env_file)
+    m.set("PLAIN", "pa${HOME}ss")
+    monkeypatch.delenv("PLAIN")
+    EnvManager(env_file).load()
+    assert os.environ["PLAIN"] == "pa${HOME}ss"
+    assert dotenv_values(env_file, interpolate=False)["PLAIN"] == "pa${HOME}ss"
+
+
+def test_set_leaves_no_temp_file_and_keeps_the_old_file_on_failure(
+    env_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = EnvManager(env_file)
+    m.set("MY_API_KEY", SECRET)
+    m.set("OTHER_TOKEN", "tok-1234")
+    assert sorted(p.name for p in env_file.parent.iterdir()) == [".env"]
+
+    def boom(*a: object, **k: object) -> None:
+        raise OSError("disk full")
+
+    before = env_file.read_text()
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        m.set("PLAIN", "never-written")
+    assert env_file.read_text() == before
+    assert sorted(p.name for p in env_file.parent.iterdir()) == [".env"]
+
+
+def test_unset_and_names(env_file: Path) -> None:
+    m = EnvManager(env_file)
+    m.set("MY_API_KEY", SECRET)
+    m.set("PLAIN", "value")
+    assert m.names() == ["MY_API_KEY", "PLAIN"]
+    m.unset("MY_API_KEY")
+    m.unset("UNUSED")
+    assert m.names() == ["PLAIN"] and "MY_API_KEY" not in os.environ
+    assert m.status(["PLAIN", "MY_API_KEY"]) == {"PLAIN": True, "MY_API_KEY": False}
+
+
+@pytest.mark.parametrize("bad", ["1ABC", "A-B", "A B", "", "sk-live-7f3a9c2e1b"])
+def test_bad_names_are_refused_without_echoing_them(env_file: Path, bad: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        EnvManager(env_file).set(bad, "value")
+    assert not bad or bad not in str(e.value)
+    assert not env_file.exists()
+
+
+def test_non_str_value_is_refused(env_file: Path) -> None:
+    with pytest.raises(ConfigError, match="must be a str"):
+        EnvManager(env_file).set("PLAIN", 12345)  # type: ignore[arg-type]
+
+
+def test_displays_show_names_never_values(env_file: Path) -> None:
+    m = EnvManager(env_file, sources=lambda: {"search": "import os\nk = os.environ['NEEDED_KEY']"})
+    m.set("MY_API_KEY", SECRET)
+    for shown in (repr(m), m._repr_html_()):
+        assert SECRET not in shown
+        assert "MY_API_KEY" in shown and "NEEDED_KEY" in shown and "missing" in shown
+
+
+def test_required_and_missing(env_file: Path) -> None:
+    sources = {
+        "search": "import os\nk = os.environ['NEEDED_KEY']\nu = os.getenv('MY_API_KEY')",
+        "calc": "def calc(x: int) -> int:\n    return x",
+        "broken": "def (:",
+    }
+    m = EnvManager(env_file, sources=lambda: sources)
+    m.set("MY_API_KEY", SECRET)
+    assert m.required("search") == ["MY_API_KEY", "NEEDED_KEY"]
+    assert m.required("import os\nos.getenv('PLAIN')") == ["PLAIN"]
+    assert m.missing() == {"search": ["NEEDED_KEY"]}
+    with pytest.raises(ToolNotFoundError):
+        m.required("nope")
+
+
+def test_secrets_include_secret_looking_process_vars(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTHER_TOKEN", "ghp_abcdefgh")
+    monkeypatch.setenv("PLAIN", "not-a-secret-name")
+    m = EnvManager(env_file)
+    m.set("UNUSED", "abc")  # too short to redact
+    s = m.secrets()
+    assert "ghp_abcdefgh" in s and "not-a-secret-name" not in s and "abc" not in s
+
+
+def test_redact_hides_values_and_their_escaped_forms(env_file: Path) -> None:
+    m = EnvManager(env_file)
+    assert m.redact("nothing to hide") == "nothing to hide"
+    m.set("MY_API_KEY", SECRET)
+    m.set("OTHER_TOKEN", 'quo"te\nline')
+    value = 'quo"te\nline'
+    text = f"key={SECRET}; repr={ {'v': value} } json={json.dumps(value)}"
+    out = m.redact(text)
+    assert SECRET not in out and "quo" not in out and out.count("***") == 3
+    assert m.redact({"k": SECRET}) == "{'k': '***'}"
+    assert m.redact(42) == "42"
+
+
+def test_redact_overlapping_secrets_leaves_no_piece(env_file: Path) -> None:
+    m = EnvManager(env_file)
+    m.set("MY_API_KEY", "abcdef")
+    m.set("OTHER_TOKEN", "defghi")
+    m.set("PLAIN", "cdefgh")
+    m.set("UNUSED", "abcdefghijkl")
+    assert m.redact("<abcdefghi> <defghi> <xabcdefghijklx>") == "<***> <***> <x***x>"
+
+
+def test_garbled_file_raises_without_values(env_file: Path) -> None:
+    env_file.parent.mkdir(parents=True)
+    env_file.write_text(f'MY_API_KEY="{SECRET}"\nOTHER_TOKEN="unterminated-tok-999\n')
+    m = EnvManager(env_file)
+    with pytest.raises(StateFileError) as e:
+        m.load()
+    msg = str(e.value)
+    assert str(env_file) in msg and "line 2" in msg
+    assert SECRET not in msg and "unterminated" not in msg
+    with pytest.raises(StateFileError):
+        m.set("PLAIN", "x")  # never overwrite a file it cannot read
+    assert "unterminated-tok-999" in env_file.read_text()
+    assert SECRET not in repr(m)
+
+
+def test_non_utf8_file_raises_without_values(env_file: Path) -> None:
+    env_file.parent.mkdir(parents=True)
+    env_file.write_bytes(b"MY_API_KEY=secret\xff\xfe-value\n")
+    with pytest.raises(StateFileError) as e:
+        EnvManager(env_file).load()
+    assert "secret" not in str(e.value).replace("secrets file", "")
+
+
+def test_file_edited_by_hand_is_reread(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    m = EnvManager(env_file)
+    m.set("PLAIN", "one1")
+    env_file.write_text('# comment\nexport PLAIN="two22"\nOTHER_TOKEN=tok-abc  # note\n')
+    assert m.names() == ["OTHER_TOKEN", "PLAIN"]
+    assert "tok-abc" in m.secrets()
+
+
+def test_values_dotenv_cannot_hold_together_are_refused_cleanly(env_file: Path) -> None:
+    m = EnvManager(env_file)
+    m.set("V0", " lead\\")  # ends in a backslash, must be quoted: written last, still round-trips
+    m.set("V1", 'after "q"')
+    assert dotenv_values(env_file) == {"V0": " lead\\", "V1": 'after "q"'}
+    before = env_file.read_text()
+    with pytest.raises(ConfigError) as e:
+        m.set("V2", 'second\n"one"\\')
+    assert "second" not in str(e.value) and env_file.read_text() == before
+    assert "V2" not in os.environ
