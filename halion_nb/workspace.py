@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 from .core.call_log import CallLog
 from .core.env_manager import EnvManager
 from .core.tool import Tool
 from .core.tool_manager import ToolManager
 from .core.tool_registry import ToolRegistry
+
+if TYPE_CHECKING:
+    from .services.chains import Chains
+    from .services.chat import ChatResult, Conversation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +38,13 @@ class Workspace:
         self.env.load()
         self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"))
         self.log = CallLog(self.state_dir / "calls.sqlite", redact=self.env.redact)
+        self._conversation: Conversation | None = None
+        self.max_rounds = 8
+        """Model rounds per chat turn before the turn ends with a clear message."""
+        self.tool_timeout = 60.0
+        """Seconds a tool call may take before it is reported to the model as timed out."""
+        self.request_timeout = 60.0
+        """Seconds the model service may take to answer one request."""
 
     def _tool_sources(self) -> dict[str, str]:
         return {t.name: t.source or "" for t in self.tools.all()}
@@ -50,6 +62,37 @@ class Workspace:
     def replay(self) -> Path | None:
         value = self._replay or os.environ.get("HALION_REPLAY")
         return Path(value) if value else None
+
+    def offered_tools(self) -> list[Tool]:
+        """The tools sent to the model: every active tool."""
+        return self.tools.active()
+
+    @cached_property
+    def chains(self) -> "Chains":
+        """Toolchains: `chains/*.json`, validation, runs, drafting."""
+        from .services.chains import Chains
+
+        return Chains(self)
+
+    @property
+    def conversation(self) -> "Conversation":
+        """The current conversation (`ws.chat` continues it; `ws.new_chat` replaces it)."""
+        if self._conversation is None:
+            self.new_chat()
+        assert self._conversation is not None
+        return self._conversation
+
+    def new_chat(self, system: str | None = None) -> "Conversation":
+        """Start a fresh conversation and make it the current one."""
+        from .services.chat import Conversation
+
+        self._conversation = Conversation(self, system=system)
+        return self._conversation
+
+    def chat(self, message: str, *, model: str | None = None, stream: bool | None = None,
+             on_text: Callable[[str], None] | None = None) -> "ChatResult":
+        """Send `message` in the current conversation; the model may call the active tools."""
+        return self.conversation.send(message, model=model, stream=stream, on_text=on_text)
 
     def __repr__(self) -> str:
         return f"<Workspace {self.path} · {len(self.tools)} tools>"

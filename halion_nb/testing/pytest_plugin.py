@@ -27,9 +27,16 @@ def _report(guard: NetworkGuard) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Fail a test that passed although it tried the network (it swallowed ``NetworkBlocked``)."""
-    result = yield
-    if _GUARD in item.stash:
-        _report(item.stash[_GUARD])
+    guard = item.stash.get(_GUARD, None)
+    try:
+        result = yield
+    except BaseException:
+        if guard is not None and guard.violations:  # failed anyway: list the attempts with its report
+            item.add_report_section("call", "blocked network access", "\n".join(guard.violations))
+            guard.violations.clear()
+        raise
+    if guard is not None:
+        _report(guard)
     return result
 
 
