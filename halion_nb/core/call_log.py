@@ -202,6 +202,16 @@ class CallLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        # sqlite3 connections sit in a reference cycle with their statement cache, so
+        # without this the file stays open (and locked in EXCLUSIVE mode) until a gc run
+        conn, key = getattr(self, "_conn", None), getattr(self, "_conn_key", None)
+        if conn is not None and key is not None and key[0] == os.getpid():
+            try:
+                conn.close()
+            except Exception:
+                pass
+
     # -- rows ------------------------------------------------------------------
 
     def _row(

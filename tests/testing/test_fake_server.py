@@ -172,7 +172,8 @@ def test_stop_ends_a_hang_and_the_client_sees_a_closed_connection() -> None:
 
     worker = threading.Thread(target=ask)
     worker.start()
-    while not server.requests:
+    deadline = time.monotonic() + 5
+    while not server.requests and time.monotonic() < deadline:
         time.sleep(0.01)
     start = time.monotonic()
     server.stop()
