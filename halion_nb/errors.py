@@ -34,7 +34,7 @@ class ToolLoadError(HalionError):
 
 
 class StateFileError(HalionError):
-    """A JSON state file on disk that could not be read; the file is left untouched."""
+    """A state file (JSON status, the SQLite log) that could not be read or written; it is left untouched."""
 
 
 class ConfigError(HalionError):

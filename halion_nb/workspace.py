@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import types
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
@@ -130,3 +132,13 @@ def tool(fn: Callable[..., Any] | None = None, *, name: str | None = None,
         return workspace().tools.register(f, name=name, description=description)
 
     return register(fn) if fn is not None else register
+
+
+class _CallableModule(types.ModuleType):
+    """Importing this submodule rebinds `halion_nb.workspace` to it: calling it must still work."""
+
+    def __call__(self) -> Workspace:
+        return workspace()
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -7,6 +7,7 @@ every sqlite error reaches the user as a `StateFileError` that says what to do.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -98,8 +99,6 @@ class CallLog:
     def __repr__(self) -> str:
         return f"CallLog({str(self.path)!r})"
 
-    # -- writing ---------------------------------------------------------------
-
     def record(
         self,
         kind: str,
@@ -136,8 +135,6 @@ class CallLog:
         if not self.path.exists():
             return 0
         return int(self._write(lambda conn: conn.execute("DELETE FROM calls").rowcount))
-
-    # -- reading ---------------------------------------------------------------
 
     def recent(
         self,
@@ -205,14 +202,12 @@ class CallLog:
     def __del__(self) -> None:
         # sqlite3 connections sit in a reference cycle with their statement cache, so
         # without this the file stays open (and locked in EXCLUSIVE mode) until a gc run
-        conn, key = getattr(self, "_conn", None), getattr(self, "_conn_key", None)
-        if conn is not None and key is not None and key[0] == os.getpid():
-            try:
+        try:
+            conn, key = self._conn, self._conn_key
+            if conn is not None and key is not None and key[0] == os.getpid():
                 conn.close()
-            except Exception:
-                pass
-
-    # -- rows ------------------------------------------------------------------
+        except Exception:  # half-built object, or interpreter shutdown
+            pass
 
     def _row(
         self, kind: str, name: Any, conversation_id: Any, arguments: Any, result: Any,
@@ -273,8 +268,6 @@ class CallLog:
             return text
         truncated.append(field)
         return _cut(text, self.max_field_chars)
-
-    # -- connection --------------------------------------------------------------
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         def in_transaction() -> Any:
@@ -475,6 +468,9 @@ def _jsonable(value: Any, clean: Callable[[str], str], depth: int) -> Any:
         return clean(f"<nested deeper than {_MAX_DEPTH} levels: {type(value).__name__}>")
     if isinstance(value, BaseModel):
         return _jsonable(value.model_dump(mode="json"), clean, depth + 1)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return _jsonable(fields, clean, depth + 1)
     if isinstance(value, Mapping):
         return {clean(str(k)): _jsonable(v, clean, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

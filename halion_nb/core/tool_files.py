@@ -5,6 +5,7 @@ import ast
 import builtins
 import importlib.util
 import inspect
+import linecache
 import pprint
 import sys
 import textwrap
@@ -62,6 +63,8 @@ def render_tool_file(tool: Tool) -> str:
             "Define it in a %%tool cell or a .py file."
         )
     body = strip_schema(tool.source)
+    if not any(tool.name in _bound_names(node) for node in ast.parse(body).body):  # `--name` differs from the def
+        body = f"{body.rstrip()}\n\n{tool.name} = {tool.function.__name__}\n"
     preamble = _missing_definitions(body, tool.function)
     schema = pprint.pformat(tool.schema, indent=1, width=100, sort_dicts=False)
     parts = [*preamble, body.rstrip(), f"schema = {schema}"]
@@ -77,14 +80,16 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
     what they use in turn is resolved the same way.
     """
     imports: set[str] = set()
-    helpers: list[str] = []
+    helpers: dict[str, str] = {}
+    needs: dict[str, list[str]] = {}
     defined: set[str] = set()
-    pending: list[tuple[str, dict[str, Any]]] = [(body, getattr(fn, "__globals__", {}))]
+    pending: list[tuple[str, str, dict[str, Any]]] = [("", body, getattr(fn, "__globals__", {}))]
     while pending:
-        code, scope = pending.pop()
+        owner, code, scope = pending.pop()
         tree = ast.parse(code)
         defined |= _top_level_names(tree)
         used = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
+        needs[owner] = [name for name in used if name in helpers]
         for name in used:
             if name in defined or name not in scope or hasattr(builtins, name):
                 continue
@@ -92,15 +97,37 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
             if line := _import_line(name, value):
                 imports.add(line)
             elif (helper := _helper_source(name, value)) is not None:
-                helpers.insert(0, helper)
+                helpers[name] = helper
+                needs[owner].append(name)
                 defined.add(name)
-                pending.append((helper, getattr(value, "__globals__", None) or scope))
+                pending.append((name, helper, getattr(value, "__globals__", None) or scope))
             else:
                 raise ToolDefinitionError(
                     f"Tool '{fn.__name__}' uses '{name}', defined elsewhere in the notebook as a "
                     f"{type(value).__name__} that cannot be written to a file. Define it inside the %%tool cell."
                 )
-    return ["\n".join(sorted(imports))] + helpers if imports else helpers
+    ordered: list[str] = []  # each helper after the helpers it uses (a model's field types, a base class)
+
+    def visit(name: str) -> None:
+        if name not in ordered and name not in seen:
+            seen.add(name)
+            for dep in needs.get(name, []):
+                visit(dep)
+            ordered.append(name)
+
+    seen: set[str] = set()
+    for name in needs[""]:
+        visit(name)
+    code = [helpers[n] for n in ordered]
+    return ["\n".join(sorted(imports))] + code if imports else code
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return set()
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:
@@ -146,7 +173,7 @@ def _helper_source(name: str, value: Any) -> str | None:
         try:
             return textwrap.dedent(inspect.getsource(value)).rstrip()
         except (OSError, TypeError):
-            return None
+            return _cell_class_source(value) if isinstance(value, type) else None
     if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict)):
         text = repr(value)
         try:
@@ -154,6 +181,29 @@ def _helper_source(name: str, value: Any) -> str | None:
                 return f"{name} = {text}"
         except (ValueError, SyntaxError):
             return None
+    return None
+
+
+def _cell_class_source(cls: type) -> str | None:
+    """Source of a class defined in a notebook cell, which `inspect` cannot find on Python < 3.13.
+
+    IPython keeps each cell's code in `linecache` (with no mtime); the latest cell defining
+    a class of that name is the one that made it.
+    """
+    for entry in reversed(list(linecache.cache.values())):
+        if len(entry) != 4 or entry[1] is not None:
+            continue
+        text = "".join(entry[2])
+        if f"class {cls.__name__}" not in text:
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in reversed(tree.body):
+            if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                return textwrap.dedent("".join(entry[2][start - 1 : node.end_lineno])).rstrip()
     return None
 
 
@@ -175,4 +225,9 @@ def load_tool_file(path: Path) -> Tool:
     fn = getattr(module, name, None)
     if not inspect.isfunction(fn):
         raise ToolLoadError(f"{path.name}: defines no function named '{name}' (file name must equal the tool name).")
-    return Tool.from_function(fn, name, source=strip_schema(text))
+    schema = getattr(module, "schema", None)
+    function = schema.get("function") if isinstance(schema, dict) else None
+    description = function.get("description") if isinstance(function, dict) else None  # `--description` lives here
+    return Tool.from_function(
+        fn, name, description=description if isinstance(description, str) else None, source=strip_schema(text)
+    )

@@ -1,12 +1,13 @@
 """The workspace's tools: definitions in memory and in `tools/*.py`, plus their runtime state."""
 from __future__ import annotations
 
+import ast
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ToolNotFoundError
+from ..errors import ToolDefinitionError, ToolNotFoundError
 from .files import atomic_write_text
 from .naming import check_name
 from .tool import Tool
@@ -61,6 +62,56 @@ class ToolRegistry:
         if changes and any(getattr(self.manager.state(name), k) != v for k, v in changes.items()):
             self.manager.update(name, **changes)
         self._emit("registered", name)
+        return tool
+
+    def update_source(self, name: str | None, code: str, *, save: bool = True) -> Tool:
+        """Replace (or create) a tool from edited source code and write `tools/<name>.py`.
+
+        The code runs in a namespace of its own, seeded with the old tool's globals so the
+        helpers it used still resolve. `name=None` takes the code's one public function.
+        Any error raises ToolDefinitionError and changes nothing: the old tool and file stay.
+        """
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as exc:
+            where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
+            raise ToolDefinitionError(f"Syntax error at {where}: {exc.msg}. Nothing was changed.") from None
+        functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        if name is None:
+            public = [f for f in functions if not f.startswith("_")]
+            if len(public) != 1:
+                found = ", ".join(public) or "none"
+                raise ToolDefinitionError(
+                    f"The code must define exactly one public function to become the tool (found: {found}); "
+                    "prefix helpers with '_'."
+                )
+            name = public[0]
+        name = check_name(name)
+        if name not in functions:
+            raise ToolDefinitionError(
+                f"The code defines no function named '{name}'; a tool's function keeps the tool's name. Nothing was changed."
+            )
+        old = self._tools.get(name)
+        namespace: dict[str, Any] = dict(old.function.__globals__) if old is not None else {}
+        namespace.setdefault("__name__", f"halion_tools.{name}")
+        namespace.pop(name, None)
+        try:
+            exec(compile(tree, f"<tool {name}>", "exec"), namespace)
+        except (Exception, SystemExit) as exc:
+            raise ToolDefinitionError(
+                f"Running the code raised {type(exc).__name__}: {exc}. Nothing was changed."
+            ) from exc
+        fn = namespace.get(name)
+        if not callable(fn):
+            raise ToolDefinitionError(f"After running the code, '{name}' is not a function. Nothing was changed.")
+        tool = Tool.from_function(fn, name, source=code)
+        if save:
+            text = render_tool_file(tool)  # raises before anything changes
+            atomic_write_text(self.path_of(name), text)
+        self._tools[name] = tool
+        self._emit("registered", name)
+        if save:
+            self._emit("saved", name)
         return tool
 
     def get(self, name: str) -> Tool:

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,8 +42,6 @@ def _all_bytes(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name))
 
 
-# -- a log that does not exist yet ------------------------------------------------
-
 def test_a_missing_log_reads_empty_and_is_not_created(db: Path) -> None:
     log = CallLog(db)
     assert log.recent() == []
@@ -59,8 +58,6 @@ def test_the_first_record_creates_folder_and_file_in_wal_mode(log: CallLog, db: 
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
-
-# -- what goes in comes out ---------------------------------------------------------
 
 def test_each_kind_round_trips(log: CallLog) -> None:
     before = datetime.now(timezone.utc)
@@ -103,6 +100,11 @@ def test_results_that_are_not_json_are_stored_readably(log: CallLog) -> None:
         x: int
         y: int
 
+    @dataclass
+    class Span:
+        start: int
+        end: int
+
     class Opaque:
         def __str__(self) -> str:
             return "<opaque thing>"
@@ -110,12 +112,14 @@ def test_results_that_are_not_json_are_stored_readably(log: CallLog) -> None:
     cyclic: list = []
     cyclic.append(cyclic)
     result = {"when": datetime(2026, 1, 2, tzinfo=timezone.utc), "tags": {"b", "a"},
-              "point": Point(x=1, y=2), "thing": Opaque(), "bytes": b"\x00\x01", 3: "int key"}
+              "point": Point(x=1, y=2), "thing": Opaque(), "bytes": b"\x00\x01", 3: "int key",
+              "span": Span(1, 4)}
     rec = log.get(log.record("tool", name="odd", result=result))
     assert rec is not None
     assert rec.result == {"when": "2026-01-02 00:00:00+00:00", "tags": ["a", "b"],
                           "point": {"x": 1, "y": 2}, "thing": "<opaque thing>",
-                          "bytes": "b'\\x00\\x01'", "3": "int key"}
+                          "bytes": "b'\\x00\\x01'", "3": "int key",
+                          "span": {"start": 1, "end": 4}}
     deep = log.get(log.record("tool", name="cyclic", result=cyclic))
     assert deep is not None and "nested deeper" in json.dumps(deep.result)
 
@@ -141,8 +145,6 @@ def test_an_unknown_kind_is_refused(log: CallLog) -> None:
     with pytest.raises(ValueError, match="unknown call kind"):
         log.recent(kind="toolz")
 
-
-# -- reading: order, filters, paging, count, clear -----------------------------------
 
 def _fill(log: CallLog) -> dict[str, int]:
     ids = {}
@@ -211,8 +213,6 @@ def test_clear_empties_the_log_and_ids_are_not_reused(log: CallLog) -> None:
     assert log.clear() == 1
 
 
-# -- secrets ------------------------------------------------------------------------
-
 def test_secrets_are_never_written(log: CallLog, db: Path) -> None:
     class Holder:
         def __str__(self) -> str:
@@ -237,8 +237,6 @@ def test_secrets_are_never_written(log: CallLog, db: Path) -> None:
     log.close()  # checkpoint the WAL into the main file: still nowhere
     assert SECRET.encode() not in _all_bytes(db)
 
-
-# -- schema versions ------------------------------------------------------------------
 
 V1_SCHEMA = """
 CREATE TABLE calls (
@@ -330,8 +328,6 @@ def test_a_log_from_a_newer_version_is_refused_clearly(db: Path) -> None:
         CallLog(db).recent()
 
 
-# -- broken, locked, moved ------------------------------------------------------------
-
 def test_a_corrupt_file_gives_a_clear_error_and_is_left_untouched(db: Path) -> None:
     db.parent.mkdir(parents=True)
     junk = b"this is not a database, just some text someone saved here\n" * 100
@@ -391,8 +387,6 @@ def test_an_exclusively_locked_file_blocks_reads_with_the_same_message(db: Path)
         other.close()
     assert CallLog(db).count() == 1
 
-
-# -- several writers --------------------------------------------------------------
 
 WRITER = textwrap.dedent("""
     import sys, time
