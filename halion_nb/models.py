@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
-    BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, ValidationError, WithJsonSchema,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -49,6 +56,8 @@ ChainInputType = Literal["string", "integer", "number", "boolean", "array", "obj
 
 _IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 _REF_SYNTAX = "'inputs.NAME' or 'steps.ID.output', then an optional field path such as '.items[0].name'"
+_REF_PATTERN = re.compile(r"([^.\[\]]+)((?:\.[^.\[\]]+|\[-?\d+\])*)")
+_REF_SEGMENT = re.compile(r"\.([^.\[\]]+)|\[(-?\d+)\]")
 
 
 class Ref(BaseModel):
@@ -61,7 +70,9 @@ class Ref(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    ref: str = Field(description=f"What to read: {_REF_SYNTAX}.")
+    ref: str = Field(description=f"What to read: {_REF_SYNTAX}.", json_schema_extra={"pattern": (
+        r"^(inputs\.[A-Za-z_][A-Za-z0-9_]*|steps\.[A-Za-z_][A-Za-z0-9_]*\.output)(\.[^.\[\]]+|\[-?[0-9]+\])*$"
+    )})
     _source: str = PrivateAttr("")
     _target: str = PrivateAttr("")
     _path: tuple[str, ...] = PrivateAttr(())
@@ -77,16 +88,14 @@ class Ref(BaseModel):
         return {"ref": data} if isinstance(data, str) else data
 
     @model_validator(mode="after")
-    def _parse(self) -> "Ref":
-        parts = self.ref.replace("[", ".").replace("]", "").split(".")
-        if "]" in self.ref and not re.fullmatch(r"[^\[\]]*(\[-?\d+\][^\[\]]*)*", self.ref):
-            parts = [""]  # brackets hold list indices only
-        source = parts[0]
-        fixed = 2 if source == "inputs" else 3
-        if (source not in ("inputs", "steps") or len(parts) < fixed or any(not p for p in parts)
-                or not re.fullmatch(_IDENTIFIER, parts[1]) or (source == "steps" and parts[2] != "output")):
+    def _parse(self) -> Ref:
+        whole = _REF_PATTERN.fullmatch(self.ref)
+        parts = [whole[1]] + [key or index for key, index in _REF_SEGMENT.findall(whole[2])] if whole else []
+        fixed = 2 if parts[:1] == ["inputs"] else 3
+        if (parts[:1] not in (["inputs"], ["steps"]) or len(parts) < fixed
+                or not re.fullmatch(_IDENTIFIER, parts[1]) or (fixed == 3 and parts[2] != "output")):
             raise ValueError(f"invalid reference {self.ref!r}: write {_REF_SYNTAX}")
-        self._source, self._target, self._path = source, parts[1], tuple(parts[fixed:])
+        self._source, self._target, self._path = parts[0], parts[1], tuple(parts[fixed:])
         return self
 
     @property
@@ -191,6 +200,8 @@ class DraftArgument(BaseModel):
 
 
 class DraftInput(BaseModel):
+    """A chain input as the model writes it (`ChainInput` with the default as JSON text)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str
@@ -201,6 +212,8 @@ class DraftInput(BaseModel):
 
 
 class DraftStep(BaseModel):
+    """A step as the model writes it: arguments as a list of name/value pairs."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str
@@ -238,7 +251,7 @@ class ToolchainDraft(BaseModel):
             try:
                 return Ref(text)
             except ValidationError as exc:
-                problems.append(f"{where}: {_error_text(exc.errors()[0])}")
+                problems.append(f"{where}: {error_text(exc.errors()[0])}")
                 return None
 
         inputs = [
@@ -279,10 +292,10 @@ class ToolchainDraft(BaseModel):
             where = f"step '{self.steps[loc[1]].id}': " + ".".join(map(str, loc[2:]))
         elif loc[:1] == ["inputs"] and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(self.inputs):
             where = f"input '{self.inputs[loc[1]].name}': " + ".".join(map(str, loc[2:]))
-        return f"{where}: {_error_text(error)}"
+        return f"{where}: {error_text(error)}"
 
     @classmethod
-    def from_toolchain(cls, chain: Toolchain) -> "ToolchainDraft":
+    def from_toolchain(cls, chain: Toolchain) -> ToolchainDraft:
         """The draft form of a chain (to show the model what it sent, or an example)."""
         return cls(
             name=chain.name, description=chain.description, parallel=chain.parallel,
@@ -296,7 +309,7 @@ class ToolchainDraft(BaseModel):
         )
 
 
-def _error_text(error: Any) -> str:
+def error_text(error: Any) -> str:
     """A pydantic error's message without pydantic's 'Value error, ' prefix."""
     cause = (error.get("ctx") or {}).get("error")
     return str(cause) if cause is not None else str(error["msg"])

@@ -16,6 +16,7 @@ from .core.tool_registry import ToolRegistry
 
 if TYPE_CHECKING:
     from .services.chains import Chains
+    from .services.authoring import ToolAuthor
     from .services.chat import ChatResult, Conversation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +39,8 @@ class Workspace:
         self._replay = replay
         self.env = EnvManager(self.state_dir / ".env", sources=self._tool_sources)
         self.env.load()
-        self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"))
+        self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"),
+                                  author=self._tool_author)
         self.log = CallLog(self.state_dir / "calls.sqlite", redact=self.env.redact)
         self._conversation: Conversation | None = None
         self.max_rounds = 8
@@ -47,6 +49,11 @@ class Workspace:
         """Seconds a tool call may take before it is reported to the model as timed out."""
         self.request_timeout = 60.0
         """Seconds the model service may take to answer one request."""
+
+    def _tool_author(self) -> "ToolAuthor":
+        from .services.authoring import ToolAuthor
+
+        return ToolAuthor(self)
 
     def _tool_sources(self) -> dict[str, str]:
         return {t.name: t.source or "" for t in self.tools.all()}
@@ -66,8 +73,8 @@ class Workspace:
         return Path(value) if value else None
 
     def offered_tools(self) -> list[Tool]:
-        """The tools sent to the model: every active tool."""
-        return self.tools.active()
+        """The tools sent to the model: every active tool, then every chain marked `expose: true`."""
+        return self.tools.active() + self.chains.exposed_tools()
 
     @cached_property
     def chains(self) -> "Chains":

@@ -51,6 +51,7 @@ class EnvManager:
         self._lock = threading.RLock()
         self._cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
         self._pattern: tuple[tuple[str, ...], tuple[str, ...], re.Pattern[str] | None] = ((), (), None)
+        self._secrets: tuple[dict[str, str], Any, list[str]] | None = None
 
     # -- the file ------------------------------------------------------------
     def _read(self) -> dict[str, str]:
@@ -179,9 +180,15 @@ class EnvManager:
 
     def secrets(self) -> list[str]:
         """Values to hide: the file's values and those of secret-looking process variables."""
-        found = set(self._read().values())
+        values, env = self._read(), getattr(os.environ, "_data", None)  # cached while neither changes
+        cached = self._secrets
+        if cached is not None and env is not None and cached[1] == env and cached[0] == values:
+            return list(cached[2])
+        found = set(values.values())
         found.update(v for k, v in os.environ.items() if looks_secret(k))
-        return sorted((v for v in found if len(v) >= _MIN_SECRET), key=lambda v: (-len(v), v))
+        result = sorted((v for v in found if len(v) >= _MIN_SECRET), key=lambda v: (-len(v), v))
+        self._secrets = (values, dict(env) if env is not None else None, result)
+        return list(result)
 
     def redact(self, text: Any) -> str:
         """`text` (or `str(text)`) with every secret value, and its escaped forms, replaced by ***."""

@@ -85,6 +85,7 @@ class ToolManager:
             self._states = _STATES.validate_python(json.loads(self.path.read_text(encoding="utf-8")))
             self.problem = None
         except (ValueError, ValidationError, OSError) as exc:
+            self._states = {}  # as the message says: no stale states from before the file broke
             self.problem = (
                 f"{self.path} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
                 "every tool is treated as active. The file is kept and set aside on the next change."

@@ -5,9 +5,9 @@ import ast
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from ..errors import ToolDefinitionError, ToolNotFoundError
+from ..errors import ConfigError, ToolDefinitionError, ToolNotFoundError
 from .files import atomic_write_text
 from .naming import check_name
 from .tool import Tool
@@ -17,6 +17,13 @@ from .tool_manager import ToolManager
 log = logging.getLogger(__name__)
 Listener = Callable[[str, str], None]
 """Called with (event, tool name) after a change: registered, removed, state, saved."""
+
+
+class Author(Protocol):
+    """Drafts tools with the model and accepts reviewed drafts (`services.authoring.ToolAuthor`)."""
+
+    def draft(self, description: str, **options: Any) -> Any: ...
+    def accept(self, draft: Any, **options: Any) -> Tool: ...
 
 
 @dataclass
@@ -35,9 +42,11 @@ class LoadReport:
 class ToolRegistry:
     """Register, look up, switch on and off, save and load tools."""
 
-    def __init__(self, tools_dir: Path, manager: ToolManager) -> None:
+    def __init__(self, tools_dir: Path, manager: ToolManager, author: Callable[[], Author] | None = None) -> None:
         self.dir = Path(tools_dir)
         self.manager = manager
+        self._author_factory = author
+        self._author: Author | None = None
         self._tools: dict[str, Tool] = {}
         self._listeners: list[Listener] = []
 
@@ -141,6 +150,22 @@ class ToolRegistry:
         if delete_file:
             self.path_of(name).unlink(missing_ok=True)
         self._emit("removed", name)
+
+    # drafting (services/authoring.py, injected by the Workspace: core does not import services)
+    def draft(self, description: str, **options: Any) -> Any:
+        """Ask the model to write a tool; returns a `ToolDraft` to review. Nothing of it is run."""
+        return self._authoring().draft(description, **options)
+
+    def accept(self, draft: Any, **options: Any) -> Tool:
+        """Run a reviewed draft (the person's decision), register it and save `tools/<name>.py`."""
+        return self._authoring().accept(draft, **options)
+
+    def _authoring(self) -> Author:
+        if self._author is None:
+            if self._author_factory is None:
+                raise ConfigError("drafting tools needs a Workspace: use ws.tools.draft(...) on a Workspace.")
+            self._author = self._author_factory()
+        return self._author
 
     # runtime state
     def enable(self, name: str) -> None:

@@ -11,7 +11,7 @@ from ..core.files import atomic_write_text
 from ..core.naming import check_name
 from ..core.tool import Tool
 from ..core.tool_files import render_tool_file, strip_schema
-from ..errors import ToolLoadError
+from ..errors import HalionError, ToolLoadError
 
 PathLike = str | os.PathLike[str]
 
@@ -20,7 +20,10 @@ def tool_cells(notebook: PathLike) -> list[tuple[str, str, str]]:
     """(magic line arguments, cell body, import lines of earlier cells) for each `%%tool` cell."""
     import nbformat
 
-    nb = nbformat.read(os.fspath(notebook), as_version=4)
+    try:
+        nb = nbformat.read(os.fspath(notebook), as_version=4)
+    except (OSError, ValueError) as exc:  # missing file, not a notebook
+        raise ToolLoadError(f"Cannot read the notebook {notebook}: {exc}") from exc
     found: list[tuple[str, str, str]] = []
     imports: list[str] = []
     for cell in nb.cells:
@@ -84,10 +87,37 @@ def import_tools(tools: PathLike | Iterable[PathLike], notebook: PathLike) -> Pa
     if not any(c.cell_type == "code" and c.source.strip() == "%load_ext halion_nb" for c in nb.cells):
         nb.cells.insert(0, nbformat.v4.new_code_cell("%load_ext halion_nb"))
     for path in paths:
-        check_name(path.stem)
-        nb.cells.append(nbformat.v4.new_code_cell("%%tool\n" + strip_schema(path.read_text()).rstrip()))
+        text = path.read_text()
+        code = strip_schema(text).rstrip()
+        nb.cells.append(nbformat.v4.new_code_cell(f"%%tool{_magic_flags(check_name(path.stem), text, code)}\n{code}"))
     atomic_write_text(notebook, nbformat.writes(nb))
     return notebook
+
+
+def _magic_flags(name: str, text: str, code: str) -> str:
+    """The `--name`/`--description` a cell needs to export back to the same file."""
+    from ..core.tool_schema import parse_docstring
+    from .tool_cell import tool_function_name
+
+    flags = ""
+    try:
+        fn_name = tool_function_name(code, name)
+    except HalionError:
+        fn_name = None
+    if fn_name != name:
+        flags += f" --name {name}"
+    tree = ast.parse(text)
+    schema = next((n.value for n in tree.body if isinstance(n, ast.Assign)
+                   and any(isinstance(t, ast.Name) and t.id == "schema" for t in n.targets)), None)
+    try:
+        described = ast.literal_eval(schema)["function"]["description"] if schema is not None else None
+    except (ValueError, TypeError, KeyError, SyntaxError):
+        described = None
+    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == fn_name), None)
+    summary = parse_docstring(ast.get_docstring(fn))[0] if fn is not None else ""
+    if isinstance(described, str) and described != summary and "\n" not in described:
+        flags += f" --description {shlex.quote(described)}"
+    return flags
 
 
 def _tool_files(tools: PathLike | Iterable[PathLike]) -> list[Path]:

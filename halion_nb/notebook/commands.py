@@ -22,6 +22,8 @@ class Command:
     summary: str
     parser: argparse.ArgumentParser
     handler: Handler
+    raw: bool = False
+    """Takes the rest of the line verbatim (apostrophes and all) as `args.text`."""
 
     @property
     def usage(self) -> str:
@@ -43,7 +45,8 @@ class _Parser(argparse.ArgumentParser):
 COMMANDS: dict[str, Command] = {}
 
 
-def command(name: str, summary: str, *arguments: tuple[tuple[str, ...], dict[str, Any]]) -> Callable[[Handler], Handler]:
+def command(name: str, summary: str, *arguments: tuple[tuple[str, ...], dict[str, Any]],
+            raw: bool = False) -> Callable[[Handler], Handler]:
     """Register a `%halion NAME ...` subcommand with argparse-style arguments."""
     def register(handler: Handler) -> Handler:
         parser = _Parser(prog=f"%halion {name}", description=summary, add_help=False)
@@ -51,7 +54,7 @@ def command(name: str, summary: str, *arguments: tuple[tuple[str, ...], dict[str
             if not flags[0].startswith("-"):
                 options.setdefault("metavar", flags[0].upper())
             parser.add_argument(*flags, **options)
-        COMMANDS[name] = Command(name, summary, parser, handler)
+        COMMANDS[name] = Command(name, summary, parser, handler, raw)
         return handler
 
     return register
@@ -85,8 +88,9 @@ def help_text() -> str:
 def run_command(shell: Any, line: str, cell: str | None) -> Any:
     """Parse and run one `%halion` line; usage and HalionErrors print one clear message."""
     _load_all()
+    head, text = (line.split(None, 1) + ["", ""])[:2]
     try:
-        words = shlex.split(line)
+        words = [head] if head in COMMANDS and COMMANDS[head].raw else shlex.split(line)
     except ValueError as exc:
         return _fail(f"cannot parse the line ({exc}); check the quotes.")
     if not words or words[0] in ("help", "-h", "--help"):
@@ -98,7 +102,7 @@ def run_command(shell: Any, line: str, cell: str | None) -> Any:
         known = ", ".join(COMMANDS)
         return _fail(f"unknown subcommand '{name}'. Known: {known}. Try %halion help.")
     try:
-        args = found.parser.parse_args(rest)
+        args = argparse.Namespace(text=text.strip()) if found.raw else found.parser.parse_args(rest)
         return found.handler(shell, args, cell)
     except UsageError as exc:
         return _fail(str(exc))

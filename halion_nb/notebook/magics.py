@@ -1,6 +1,7 @@
 """`%halion` and `%%tool`: registered cheaply; everything else is imported on first use."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, magics_class
@@ -25,8 +26,26 @@ class HalionMagics(Magics):
         run_tool_cell(self.shell, line, cell)
 
 
+_CHAT_LINE = re.compile(r"(\s*)%halion\s+chat\b(.*)$", re.S)
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """`%halion chat Is it sunny in Madrid?` is a message, not IPython's `Madrid?` help: call the magic."""
+    if not lines or lines[0].lstrip().startswith("%%"):
+        return lines
+    out = []
+    for line in lines:
+        m = _CHAT_LINE.match(line)
+        if m and line.rstrip().endswith("?"):
+            line = f"{m.group(1)}get_ipython().run_line_magic('halion', {('chat' + m.group(2)).rstrip()!r})\n"
+        out.append(line)
+    return out
+
+
 def load(ipython: Any) -> None:
     ipython.register_magics(HalionMagics)
+    if keep_question_marks not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(keep_question_marks)
 
 
 def unload(ipython: Any) -> None:
@@ -35,3 +54,5 @@ def unload(ipython: Any) -> None:
         for name in names:
             manager.magics[kind].pop(name, None)
     manager.registry.pop(HalionMagics.__name__, None)
+    if keep_question_marks in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(keep_question_marks)

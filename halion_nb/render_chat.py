@@ -1,0 +1,205 @@
+"""Text and HTML for chat results, streaming answers and the call log: pure strings, no IPython.
+
+Everything shown passes through the workspace's `redact`, so secrets never reach a display.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:
+    from .models import CallRecord
+    from .services.chat import ChatResult, ToolCallRecord
+
+Redact = Callable[[str], str]
+_BOX = "border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;margin:4px 0;font-family:sans-serif;font-size:13px"
+_PRE = "white-space:pre-wrap;margin:4px 0;font-size:12px;background:#f6f8fa;padding:6px;border-radius:4px"
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)(?:^```[ \t]*$|\Z)", re.S | re.M)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def shown(value: Any, redact: Redact | None = None, *, limit: int | None = None, indent: int | None = None) -> str:
+    """A value as display text: str as is, anything else as JSON; redacted and optionally cut."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+    text = (redact or _same)(text)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _inline(text: str) -> str:
+    """Escaped text with `code`, **bold**, *italic* and [links](http...)."""
+    parts = re.split(r"(`[^`\n]+`)", text)
+    out = []
+    for part in parts:
+        if len(part) > 1 and part.startswith("`") and part.endswith("`"):
+            out.append(f"<code>{escape(part[1:-1])}</code>")
+            continue
+        s = escape(part)
+        s = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", s)
+        s = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<i>\1</i>", s)
+        s = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r'<a href="\2" target="_blank">\1</a>', s)
+        out.append(s)
+    return "".join(out)
+
+
+def _blocks(text: str) -> str:
+    html, para, items = [], [], []
+
+    def flush() -> None:
+        if para:
+            html.append("<p>" + "<br>".join(_inline(line) for line in para) + "</p>")
+            para.clear()
+        if items:
+            html.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+
+    for line in text.split("\n"):
+        stripped = line.strip()
+        heading = re.match(r"(#{1,6})\s+(.*)", stripped)
+        bullet = re.match(r"(?:[-*+]|\d+[.)])\s+(.*)", stripped)
+        if not stripped:
+            flush()
+        elif heading:
+            flush()
+            level = min(len(heading.group(1)) + 2, 6)
+            html.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+        elif bullet:
+            if para:
+                flush()
+            items.append(bullet.group(1))
+        else:
+            if items:
+                flush()
+            para.append(stripped)
+    flush()
+    return "".join(html)
+
+
+def markdown_html(text: str) -> str:
+    """Markdown-ish HTML for a model's answer: code fences, headings, lists, inline code, bold."""
+    out, pos = [], 0
+    for m in _FENCE.finditer(text):
+        out.append(_blocks(text[pos:m.start()]))
+        out.append(f'<pre style="{_PRE}"><code>{escape(m.group(1).rstrip())}</code></pre>')
+        pos = m.end()
+    out.append(_blocks(text[pos:]))
+    return "".join(out)
+
+
+def tool_call_line(r: "ToolCallRecord", redact: Redact | None = None) -> str:
+    """`🔧 name(args) → result (12 ms)` on one line."""
+    args = shown(r.arguments, redact, limit=120)
+    if r.error is not None:
+        outcome = f"✗ {shown(r.error, redact, limit=200)}"
+    else:
+        outcome = ("⇒ you: " if r.to_person else "→ ") + shown(r.result, redact, limit=200)
+    return f"🔧 {r.name}({args}) {outcome} ({r.duration_ms:.0f} ms)"
+
+
+def tool_call_html(r: "ToolCallRecord", redact: Redact | None = None) -> str:
+    """A collapsible card: the call in the summary; arguments, result or error inside."""
+    if r.error is not None:
+        badge, color = "error", "#cf222e"
+    elif r.to_person:
+        badge, color = "result → you", "#0969da"
+    else:
+        badge, color = "ok", "#1a7f37"
+    body = f'<div>arguments</div><pre style="{_PRE}">{escape(shown(r.arguments, redact, indent=2))}</pre>'
+    if r.error is not None:
+        body += f'<div>error</div><pre style="{_PRE};color:#cf222e">{escape(shown(r.error, redact))}</pre>'
+    else:
+        body += f'<div>result</div><pre style="{_PRE}">{escape(shown(r.result, redact, indent=2))}</pre>'
+    return (
+        f'<details class="halion-tool-call" style="{_BOX}"><summary>🔧 <b>{escape(r.name)}</b> '
+        f'<span style="color:{color}">{badge}</span> <span style="color:#6e7781">'
+        f'{r.duration_ms:.0f} ms · {escape(r.id)}</span></summary>{body}</details>'
+    )
+
+
+def _footer(result: "ChatResult") -> str:
+    u = result.usage
+    return (f"{result.stopped_reason} · {result.rounds} round(s) · {u.total_tokens} tokens "
+            f"({u.prompt_tokens} in, {u.completion_tokens} out) · {result.model}")
+
+
+def chat_result_text(result: "ChatResult") -> str:
+    """Plain text: the answer, one line per tool call, then how the turn ended."""
+    redact = result.redact
+    lines = [shown(result.text, redact)] if result.text else []
+    lines += [tool_call_line(r, redact) for r in result.tool_calls]
+    lines.append(f"[{_footer(result)}]")
+    return "\n".join(lines)
+
+
+def chat_result_html(result: "ChatResult") -> str:
+    """The tool calls as cards, then the answer as HTML, then a small footer."""
+    redact = result.redact
+    cards = "".join(tool_call_html(r, redact) for r in result.tool_calls)
+    if result.stopped_reason == "direct_result":
+        answer = f'<pre style="{_PRE}">{escape(shown(result.text, redact))}</pre>'
+    else:
+        answer = markdown_html(shown(result.text, redact)) if result.text else ""
+    note = ""
+    if result.stopped_reason in ("max_rounds", "cancelled", "length", "content_filter"):
+        note = f'<div style="color:#9a6700">⚠ stopped: {escape(result.stopped_reason)}</div>'
+    return (f'<div class="halion-chat-result" style="font-family:sans-serif;font-size:14px">{cards}'
+            f'<div class="halion-answer">{answer}</div>{note}'
+            f'<div style="color:#6e7781;font-size:11px">{escape(_footer(result))}</div></div>')
+
+
+@dataclass
+class StreamingText:
+    """An answer still arriving: what has come so far."""
+
+    text: str
+    redact: Redact | None = field(default=None, repr=False)
+    done: bool = False
+
+    def __repr__(self) -> str:
+        return shown(self.text, self.redact) + ("" if self.done else " ▌")
+
+    def _repr_html_(self) -> str:
+        cursor = "" if self.done else '<span style="color:#6e7781"> ▌</span>'
+        return f'<div class="halion-streaming">{markdown_html(shown(self.text, self.redact))}{cursor}</div>'
+
+
+@dataclass
+class LogTable:
+    """Rows of the call log, newest first."""
+
+    records: Sequence["CallRecord"]
+    redact: Redact | None = field(default=None, repr=False)
+
+    def _cells(self, r: "CallRecord") -> tuple[str, ...]:
+        tokens = "" if r.prompt_tokens is None else f"{r.prompt_tokens}+{r.completion_tokens or 0}"
+        outcome = f"✗ {r.error}" if r.error else shown(r.result if r.result is not None else "", self.redact)
+        return (str(r.id), r.ts.strftime("%H:%M:%S"), r.kind, r.name or "", (r.conversation_id or "")[:8],
+                "" if r.duration_ms is None else f"{r.duration_ms:.0f} ms", tokens,
+                shown(r.arguments if r.arguments is not None else "", self.redact, limit=60),
+                shown(outcome, self.redact, limit=80))
+
+    _HEAD = ("id", "time", "kind", "name", "conv", "duration", "tokens", "arguments", "result / error")
+
+    def __repr__(self) -> str:
+        if not self.records:
+            return "(no calls logged)"
+        rows = [self._HEAD, *(self._cells(r) for r in self.records)]
+        widths = [min(max(len(row[i]) for row in rows), 60) for i in range(len(self._HEAD))]
+        return "\n".join("  ".join(c[:w].ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f'<th align="left">{h}</th>' for h in self._HEAD)
+        rows = []
+        for r in self.records:
+            cells = self._cells(r)
+            style = ' style="color:#cf222e"' if r.error else ""
+            rows.append(f"<tr{style}>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
+        body = "".join(rows) or f'<tr><td colspan="{len(self._HEAD)}"><i>no calls logged</i></td></tr>'
+        return f'<table class="halion-log" style="font-size:12px"><tr>{head}</tr>{body}</table>'

@@ -1,0 +1,583 @@
+"""Toolchains: their files, checks before a run, runs (in order or in parallel), chains as tools, drafts."""
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import keyword
+import logging
+import time
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from ..core.naming import check_name
+from ..core.tool import Tool
+from ..core.tool_schema import drop_forced_nulls
+from ..core.toolchain_registry import ChainLoadReport, ToolchainRegistry
+from ..errors import ChainValidationError, HalionError, ToolArgumentError, ToolNameError
+from ..models import Ref, Toolchain, ToolchainDraft, ToolchainStep
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+StepStatus = Literal["pending", "ok", "error", "skipped"]
+MAX_WORKERS = 16
+"""Most steps of one parallel chain that run at the same time."""
+DRAFT_RETRIES = 2
+"""How many times a drafted chain with problems goes back to the model to be fixed."""
+
+_PY_TYPES: dict[str, Any] = {
+    "string": str, "integer": int, "number": float, "boolean": bool, "array": list[Any], "object": dict[str, Any],
+}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class ChainRunError(HalionError):
+    """A chain run that failed; `run` holds every step done so far, `step` the failing one."""
+
+    def __init__(self, run: ChainRun) -> None:
+        error = run.redact(run.error) if run.redact and run.error else run.error
+        super().__init__(f"Chain '{run.chain.name}' failed: {error}")
+        self.run = run
+        self.step = run.failed_step
+
+
+class _RefError(Exception):
+    """A reference that does not resolve at run time."""
+
+
+@dataclass(eq=False)
+class StepResult:
+    """What one step did: its resolved arguments, result or error, status and timing."""
+
+    id: str
+    tool: str
+    status: StepStatus = "pending"
+    arguments: dict[str, Any] | None = None
+    result: Any = None
+    error: str | None = None
+    started: datetime | None = None
+    ended: datetime | None = None
+    duration_ms: float | None = None
+    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    """Hides secret values when the result is displayed (set by the run)."""
+
+    def __repr__(self) -> str:
+        from ..render_chain import step_text
+
+        return step_text(self)
+
+
+@dataclass(eq=False)
+class ChainRun:
+    """One run of a chain: each step's result in chain order, the output, or the error that stopped it."""
+
+    chain: Toolchain
+    inputs: dict[str, Any]
+    steps: list[StepResult]
+    output: Any = None
+    error: str | None = None
+    failed_step: str | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: datetime | None = None
+    duration_ms: float | None = None
+    log_id: int | None = None
+    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    """Hides secret values in displays and in ChainRunError's message (the workspace's `env.redact`)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def step(self, id: str) -> StepResult:
+        """The result of the step with this id."""
+        for result in self.steps:
+            if result.id == id:
+                return result
+        raise KeyError(f"Chain '{self.chain.name}' has no step '{id}'.")
+
+    def raise_for_error(self) -> ChainRun:
+        """Raise ChainRunError if the run failed; return the run otherwise."""
+        if self.error is not None:
+            raise ChainRunError(self)
+        return self
+
+    def __repr__(self) -> str:
+        from ..render_chain import run_text
+
+        return run_text(self)
+
+    def _repr_markdown_(self) -> str:
+        from ..render_chain import run_markdown
+
+        return run_markdown(self)
+
+
+class Chains:
+    """`ws.chains`: save, load, check, run, offer as tools and draft toolchains."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.registry = ToolchainRegistry(ws.path / "chains")
+        self.report: ChainLoadReport = self.registry.load()
+        """What reading `chains/` found when the workspace first used its chains."""
+        self.last_draft: Toolchain | None = None
+        """The last chain `draft` returned (not saved until `save` is called)."""
+        self._warned: set[str] = set()
+
+    # files
+    def save(self, chain: Toolchain, *, overwrite: bool = False) -> Path:
+        """Write `chains/<name>.json`; a file that could not be read is replaced only with `overwrite`."""
+        return self.registry.save(chain, overwrite=overwrite)
+
+    def get(self, name: str) -> Toolchain:
+        return self.registry.get(name)
+
+    def names(self) -> list[str]:
+        return self.registry.names()
+
+    def all(self) -> list[Toolchain]:
+        return self.registry.all()
+
+    def remove(self, name: str) -> None:
+        """Forget the chain and delete its file."""
+        self.registry.remove(name)
+
+    def load(self) -> ChainLoadReport:
+        """Read `chains/*.json` again; broken files are reported by name and left untouched."""
+        self.report = self.registry.load()
+        return self.report
+
+    def export(self, name: str, path: str | Path) -> Path:
+        """Write one chain to a file (or into a folder) to share it."""
+        return self.registry.export(name, path)
+
+    def import_(self, path: str | Path, *, overwrite: bool = False) -> Toolchain:
+        """Save a shared chain file into this workspace; same-named chains are replaced only with `overwrite`."""
+        return self.registry.import_(path, overwrite=overwrite)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.registry
+
+    def __len__(self) -> int:
+        return len(self.registry)
+
+    # checks
+    def validate(self, chain: Toolchain | str) -> list[str]:
+        """Every problem that would stop the chain from running, each naming its step; [] when none."""
+        chain = self._chain(chain)
+        problems: list[str] = []
+        try:
+            check_name(chain.name, kind="chain")
+        except ToolNameError as exc:
+            problems.append(f"chain: {exc}")
+        inputs: set[str] = set()
+        for item in chain.inputs:
+            problems += [f"input '{item.name}': {p}" for p in _input_problems(item, inputs)]
+            inputs.add(item.name)
+        if not chain.steps:
+            problems.append("chain: it has no steps; add at least one")
+        all_ids = {step.id for step in chain.steps}
+        done: dict[str, int] = {}
+        for index, step in enumerate(chain.steps, 1):
+            where = f"step '{step.id}'"
+            if step.id in done:
+                problems.append(f"{where}: duplicate step id (step {done[step.id]} has it too); give each step its own id")
+            for arg, ref in step.refs().items():
+                problem = _ref_problem(ref, inputs, done, all_ids, step.id)
+                if problem:
+                    problems.append(f"{where}: argument '{arg}' {problem}")
+            problems += [f"{where}: {p}" for p in self._tool_problems(step)]
+            done.setdefault(step.id, index)
+        if chain.output is not None:
+            problem = _ref_problem(chain.output, inputs, done, all_ids, None)
+            if problem:
+                problems.append(f"output: {problem}")
+        return problems
+
+    def check(self, chain: Toolchain | str) -> Toolchain:
+        """The chain, or ChainValidationError listing every problem."""
+        chain = self._chain(chain)
+        problems = self.validate(chain)
+        if problems:
+            raise ChainValidationError(
+                f"Chain '{chain.name}' cannot run; fix these first:\n" + "\n".join(f"- {p}" for p in problems),
+                problems,
+            )
+        return chain
+
+    def _tool_problems(self, step: ToolchainStep) -> list[str]:
+        tools = self.ws.tools
+        if step.tool not in tools:
+            known = ", ".join(tools.names()) or "none yet"
+            return [f"unknown tool '{step.tool}'. Known tools: {known}"]
+        tool = tools.get(step.tool)
+        problems = []
+        if not tools.is_active(step.tool):
+            problems.append(f"tool '{step.tool}' is inactive; enable it with ws.tools.enable('{step.tool}') "
+                            f"or %halion enable {step.tool}")
+        params = tool.spec.field_names
+        listed = ", ".join(params) or "(none)"
+        problems += [f"unexpected argument '{a}'; the parameters of '{tool.name}' are {listed}"
+                     for a in step.arguments if a not in params]
+        problems += [f"missing required argument '{p}'"
+                     for p in tool.spec.loose_parameters.get("required", []) if p not in step.arguments]
+        literals = {k: v for k, v in step.literals().items() if k in params}
+        if tool.spec.strict:
+            loose = tool.spec.loose_parameters
+            literals = drop_forced_nulls(literals, loose, loose.get("$defs", {}))
+        try:
+            tool.spec.args_model.model_validate(literals)
+        except ValidationError as exc:
+            problems += [f"argument {tool._describe_error(err)}" for err in exc.errors()
+                         # missing and unknown arguments are reported above, knowing which are references
+                         if not (err["type"] in ("missing", "extra_forbidden") and len(err["loc"]) == 1)]
+        return problems
+
+    # runs
+    def run(self, chain: Toolchain | str, /, **inputs: Any) -> ChainRun:
+        """Run a chain (by name or object) with its inputs as keywords.
+
+        The chain is checked first (ChainValidationError lists every problem) and the inputs
+        are checked against its declared inputs. A failing step does not raise: the run keeps
+        what was done, the error, and which step failed (`run.ok`, `run.error`, `run.steps`).
+        """
+        chain = self.check(chain)
+        return self._execute(chain, self._inputs(chain, inputs))
+
+    def _inputs(self, chain: Toolchain, inputs: dict[str, Any]) -> dict[str, Any]:
+        declared = {item.name: item for item in chain.inputs}
+        listed = ", ".join(declared) or "none"
+        problems = [f"input '{k}': unknown input; the chain's inputs are {listed}" for k in inputs if k not in declared]
+        problems += [f"input '{n}': required input is missing" for n, i in declared.items()
+                     if i.required and n not in inputs]
+        values: dict[str, Any] = {}
+        if not problems and declared:
+            try:
+                values = self._signature_tool(chain, lambda **kw: None).validate(inputs)
+            except ToolArgumentError as exc:
+                problems = [f"input {p}" for p in exc.problems]
+        if problems:
+            raise ChainValidationError(
+                f"Chain '{chain.name}' got wrong inputs:\n" + "\n".join(f"- {p}" for p in problems), problems
+            )
+        return values
+
+    def _execute(self, chain: Toolchain, inputs: dict[str, Any]) -> ChainRun:
+        redact = self.ws.env.redact
+        run = ChainRun(chain=chain, inputs=inputs, steps=[StepResult(s.id, s.tool, redact=redact) for s in chain.steps],
+                       redact=redact)
+        run.started = datetime.now(UTC)
+        start = time.perf_counter()
+        outputs: dict[str, Any] = {}
+        tools = {name: self.ws.tools.get(name) for name in {s.tool for s in chain.steps}}
+        if chain.parallel and len(chain.steps) > 1:
+            self._run_parallel(run, tools, outputs)
+        else:
+            for step, result in zip(chain.steps, run.steps):
+                if run.error is not None:
+                    result.status = "skipped"
+                    continue
+                _run_step(step, result, tools[step.tool], inputs, outputs)
+                self._finished(run, step, result, outputs)
+        if run.error is None:
+            target = chain.output or Ref(f"steps.{chain.steps[-1].id}.output")
+            try:
+                run.output = _resolve(target, inputs, outputs)
+            except _RefError as exc:
+                run.error = f"output: {exc}"
+        run.duration_ms = (time.perf_counter() - start) * 1000
+        run.log_id = self._record(
+            "chain", name=chain.name, arguments=inputs, result=run.output, error=run.error,
+            duration_ms=run.duration_ms,
+            meta={"run": run.run_id, "steps": len(chain.steps), "parallel": chain.parallel,
+                  "failed_step": run.failed_step},
+        )
+        return run
+
+    def _run_parallel(self, run: ChainRun, tools: dict[str, Tool], outputs: dict[str, Any]) -> None:
+        """Start each step as soon as the steps it refers to are done; stop starting new ones after a failure."""
+        steps = run.chain.steps
+        needs = {s.id: {r.target for r in s.refs().values() if r.source == "steps"} for s in steps}
+        waiting = list(zip(steps, run.steps))
+        running: dict[Future[None], tuple[ToolchainStep, StepResult]] = {}
+        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(steps)), thread_name_prefix="halion-chain") as pool:
+            while waiting or running:
+                if run.error is None:
+                    for pair in [p for p in waiting if needs[p[0].id] <= outputs.keys()]:
+                        waiting.remove(pair)
+                        step, result = pair
+                        future = pool.submit(_run_step, step, result, tools[step.tool], run.inputs, outputs)
+                        running[future] = pair
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    step, result = running.pop(future)
+                    self._finished(run, step, result, outputs)
+        for _, result in waiting:
+            result.status = "skipped"
+
+    def _finished(self, run: ChainRun, step: ToolchainStep, result: StepResult, outputs: dict[str, Any]) -> None:
+        self._record(
+            "step", name=step.tool, arguments=result.arguments, result=result.result, error=result.error,
+            duration_ms=result.duration_ms, meta={"chain": run.chain.name, "step": step.id, "run": run.run_id},
+        )
+        if result.status == "ok":
+            outputs[step.id] = result.result
+        elif run.error is None:
+            run.error = f"step '{step.id}' ({step.tool}) failed: {result.error}"
+            run.failed_step = step.id
+
+    def _record(self, kind: str, **fields: Any) -> int | None:
+        """Write a log row; a broken log is reported once and never stops a run."""
+        try:
+            return self.ws.log.record(kind, **fields)
+        except HalionError as exc:
+            self._warn_once(f"The call log could not record a {kind}: {exc}")
+            return None
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            log.warning(message)
+
+    # chains as tools
+    def as_tool(self, chain: Toolchain | str) -> Tool:
+        """The chain as a tool: its inputs are the parameters; calling it runs the chain and returns the output.
+
+        A failed run raises ChainRunError naming the failing step (the chat loop reports it to the model).
+        """
+        chain = self.check(chain)
+
+        def run_chain(**inputs: Any) -> Any:
+            return self.run(chain, **inputs).raise_for_error().output
+
+        summary = " → ".join(s.tool for s in chain.steps)
+        return self._signature_tool(chain, run_chain, chain.description or f"Toolchain: {summary}.")
+
+    def _signature_tool(self, chain: Toolchain, body: Callable[..., Any], description: str = "") -> Tool:
+        """A Tool whose parameters are the chain's inputs, calling `body(**inputs)`."""
+        params, annotations = [], {}
+        for item in chain.inputs:
+            kind = _PY_TYPES[item.type]
+            if not item.required and item.default is None:
+                kind = kind | None
+            if item.description:
+                kind = typing.Annotated[kind, Field(description=item.description)]
+            default = inspect.Parameter.empty if item.required else item.default
+            params.append(inspect.Parameter(item.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind))
+            annotations[item.name] = kind
+
+        def function(**inputs: Any) -> Any:
+            return body(**inputs)
+
+        function.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        function.__annotations__ = annotations
+        function.__name__ = function.__qualname__ = chain.name
+        function.__doc__ = description
+        return Tool.from_function(function, chain.name, description=description)
+
+    def exposed_tools(self) -> list[Tool]:
+        """Chains marked `expose: true`, as tools for the chat model.
+
+        A chain named like a tool, or one that does not pass its checks, is left out with a logged warning.
+        """
+        out = []
+        for chain in self.registry.all():
+            if not chain.expose:
+                continue
+            if chain.name in self.ws.tools:
+                self._warn_once(f"Exposed chain '{chain.name}' is not offered to the model: a tool has that name. "
+                                "Rename the chain.")
+                continue
+            try:
+                out.append(self.as_tool(chain))
+            except ChainValidationError as exc:
+                self._warn_once(f"Exposed chain '{chain.name}' is not offered to the model: {exc}")
+        return out
+
+    # drafting
+    def draft(self, goal: str, *, model: str | None = None, retries: int = DRAFT_RETRIES) -> Toolchain:
+        """Ask the model for a chain over the active tools that reaches `goal`; nothing is saved.
+
+        The model answers in the strict `ToolchainDraft` form. A chain with problems goes back
+        to the model with the problems listed, up to `retries` times; then ChainValidationError.
+        """
+        from .llm import parse_structured
+
+        tools = self.ws.tools.active()
+        if not tools:
+            raise ChainValidationError("There are no active tools to build a chain from: register or enable tools first.")
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": _draft_instructions(tools)},
+            {"role": "user", "content": goal},
+        ]
+        problems: list[str] = []
+        for _ in range(retries + 1):
+            answer = typing.cast(ToolchainDraft, parse_structured(self.ws, messages, ToolchainDraft, model=model,
+                                                                  purpose="chain_draft"))
+            try:
+                chain = answer.to_toolchain()
+                problems = self.validate(chain)
+            except ChainValidationError as exc:
+                problems = exc.problems
+            if not problems:
+                self.last_draft = chain
+                return chain
+            messages += [
+                {"role": "assistant", "content": answer.model_dump_json()},
+                {"role": "user", "content": "That chain has problems:\n" + "\n".join(f"- {p}" for p in problems)
+                 + "\nSend the whole chain again with every problem fixed."},
+            ]
+        raise ChainValidationError(
+            f"The model's chain still had problems after {retries + 1} attempts:\n"
+            + "\n".join(f"- {p}" for p in problems), problems,
+        )
+
+    # display
+    def _chain(self, chain: Toolchain | str) -> Toolchain:
+        if isinstance(chain, Toolchain):
+            return chain
+        if isinstance(chain, str):
+            return self.registry.get(chain)
+        raise TypeError(f"Expected a Toolchain or a chain name, not {type(chain).__name__}.")
+
+    def __repr__(self) -> str:
+        from ..render_chain import chains_text
+
+        return chains_text(self.all(), self.registry.broken)
+
+    def _repr_markdown_(self) -> str:
+        from ..render_chain import chains_markdown
+
+        problems = {chain.name: self.validate(chain) for chain in self.all()}
+        return chains_markdown(self.all(), problems, self.registry.broken)
+
+
+def _input_problems(item: Any, seen: set[str]) -> list[str]:
+    problems = []
+    if item.name in seen:
+        problems.append("declared twice")
+    if keyword.iskeyword(item.name):
+        problems.append("a Python keyword cannot be an input name; pick another")
+    if not item.required and item.default is not None:
+        try:
+            TypeAdapter(_PY_TYPES[item.type]).validate_python(item.default, strict=item.type != "number")
+        except ValidationError:
+            problems.append(f"default {json.dumps(item.default, default=repr)[:80]} is not of type {item.type}")
+    return problems
+
+
+def _ref_problem(ref: Ref, inputs: set[str], done: Mapping[str, int], all_ids: set[str], own: str | None) -> str | None:
+    """Why `ref` cannot be read at this point of the chain, or None."""
+    if ref.source == "inputs":
+        if ref.target in inputs:
+            return None
+        declared = ", ".join(sorted(inputs)) or "none"
+        return f"refers to unknown input '{ref.target}' ({ref}); the chain's inputs are {declared}"
+    if ref.target == own:
+        return f"refers to the step's own output ({ref})"
+    if ref.target in done:
+        return None
+    if ref.target in all_ids:
+        return f"refers to step '{ref.target}', which runs later ({ref}); a step can only use earlier steps"
+    return f"refers to unknown step '{ref.target}' ({ref})"
+
+
+def _resolve(ref: Ref, inputs: dict[str, Any], outputs: dict[str, Any]) -> Any:
+    value = (inputs if ref.source == "inputs" else outputs)[ref.target]
+    walked = f"{ref.source}.{ref.target}" + ("" if ref.source == "inputs" else ".output")
+    for key in ref.path:
+        value = _step_into(value, key, walked, ref)
+        walked += f".{key}"
+    return value
+
+
+def _step_into(value: Any, key: str, walked: str, ref: Ref) -> Any:
+    index = int(key) if key.lstrip("-").isdigit() else None
+    if isinstance(value, Mapping):
+        if key in value:
+            return value[key]
+        if index is not None and index in value:
+            return value[index]
+        keys = ", ".join(map(str, list(value)[:10])) or "none"
+        raise _RefError(f"reference '{ref}': {walked} has no key '{key}' (keys: {keys})")
+    if isinstance(value, (list, tuple)):
+        if index is None:
+            raise _RefError(f"reference '{ref}': {walked} is a list; use an index such as [0], not '{key}'")
+        try:
+            return value[index]
+        except IndexError:
+            raise _RefError(f"reference '{ref}': index {index} is out of range ({walked} has {len(value)} items)") from None
+    if not isinstance(value, (str, bytes, int, float, bool, type(None))) and not key.startswith("_"):
+        try:
+            return getattr(value, key)
+        except AttributeError:
+            pass
+    raise _RefError(f"reference '{ref}': {walked} is {type(value).__name__}, which has no field '{key}'")
+
+
+def _run_step(step: ToolchainStep, result: StepResult, tool: Tool, inputs: dict[str, Any],
+              outputs: dict[str, Any]) -> None:
+    """Resolve the step's arguments, call its tool and fill `result`; never raises."""
+    result.started = datetime.now(UTC)
+    start = time.perf_counter()
+    try:
+        arguments = {
+            name: _resolve(value, inputs, outputs) if isinstance(value, Ref)
+            else value if isinstance(value, _SCALARS) else copy.deepcopy(value)
+            for name, value in step.arguments.items()
+        }
+        result.arguments = arguments
+        result.result = tool.call(arguments)
+        result.status = "ok"
+    except ToolArgumentError as exc:
+        result.status, result.error = "error", "invalid arguments: " + "; ".join(exc.problems or [str(exc)])
+    except Exception as exc:  # a failing tool is a step error, never a crash
+        result.status, result.error = "error", str(exc) if isinstance(exc, _RefError) else f"{type(exc).__name__}: {exc}"
+    result.duration_ms = (time.perf_counter() - start) * 1000
+    result.ended = datetime.now(UTC)
+
+
+def _returns(tool: Tool) -> Any:
+    """What a tool returns, for the model: a JSON Schema when the return type allows it."""
+    try:
+        annotation = typing.get_type_hints(tool.function).get("return")
+    except Exception:
+        return "unknown"
+    if annotation is None:
+        return "unknown"
+    try:
+        return TypeAdapter(annotation).json_schema()
+    except Exception:
+        return getattr(annotation, "__name__", str(annotation))
+
+
+def _draft_instructions(tools: list[Tool]) -> str:
+    catalogue = [
+        {"name": t.name, "description": t.description, "parameters": t.spec.loose_parameters, "returns": _returns(t)}
+        for t in tools
+    ]
+    return (
+        "You design toolchains: a named list of steps, each calling one of the tools below with arguments. "
+        "Give the chain a name (letters, digits, underscores), a description, and the inputs the person will "
+        "supply (name, JSON type, description, whether required). Each step has an id (an identifier, unique) "
+        "and the tool it calls. Each argument gives exactly one of value_json (a literal as JSON text, e.g. "
+        "'\"Paris\"' or '3') and ref (a reference): 'inputs.NAME' for a chain input, or 'steps.ID.output' for "
+        "an earlier step's result, optionally with a field path such as 'steps.fetch.output.temperature' or "
+        "'steps.search.output.items[0].title'. A step may only refer to steps before it. Give every required "
+        "parameter of each tool. output_ref names what the chain returns (null: the last step's output). "
+        "Set parallel to true only when steps that do not refer to each other may run at the same time.\n\n"
+        "Tools:\n" + json.dumps(catalogue, indent=1, default=str)
+    )

@@ -1,0 +1,285 @@
+"""The function-calling loop: send the conversation, run the tools the model calls, repeat.
+
+Several tool calls of one answer run at once in a thread pool (no asyncio, so it works
+inside Jupyter's running loop). A bad argument, an unknown tool, a tool that raises or
+times out becomes a tool message the model can read and correct. A failed request
+leaves the history as it was before that round, so `Conversation.retry()` just works.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import HalionError, ToolArgumentError
+from . import llm
+
+if TYPE_CHECKING:
+    from ..core.tool import Tool
+    from ..workspace import Workspace
+
+log = logging.getLogger(__name__)
+POOL_SIZE = 32
+"""Worker threads shared by tool calls; a round with more calls gets a pool of its own."""
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+@dataclass
+class ToolCallRecord:
+    """One tool call the model made in a turn, and how it went."""
+
+    id: str
+    name: str
+    arguments: Any
+    """The parsed JSON arguments, or the raw text when it was not valid JSON."""
+    result: Any = None
+    error: str | None = None
+    duration_ms: float = 0.0
+    to_person: bool = False
+    """True when the tool's result went to the person directly (postprocess=False)."""
+    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    """Set by the ChatResult that holds the record: its repr hides secret values."""
+
+    def __repr__(self) -> str:
+        from ..render_chat import tool_call_line
+
+        return tool_call_line(self, self.redact)
+
+    @property
+    def call_id(self) -> str:
+        return self.id
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class Usage:
+    """Tokens summed over the rounds of a turn."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, completion: llm.Completion) -> None:
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+
+
+@dataclass
+class ChatResult:
+    """What one turn produced; renders as the answer plus a card per tool call in a notebook."""
+
+    text: str
+    tool_calls: list[ToolCallRecord]
+    messages: list[dict[str, Any]]
+    """The messages this turn added to the history (the person's message first)."""
+    usage: Usage
+    rounds: int
+    stopped_reason: str
+    """"stop", "length", "content_filter", "max_rounds", "cancelled" or "direct_result"."""
+    model: str = ""
+    conversation_id: str = ""
+    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for record in self.tool_calls:
+            record.redact = record.redact or self.redact
+
+    def __str__(self) -> str:
+        return self.redact(self.text) if self.redact else self.text  # print(result) is shown too
+
+    def __repr__(self) -> str:
+        from ..render_chat import chat_result_text
+
+        return chat_result_text(self)
+
+    def _repr_html_(self) -> str:
+        from ..render_chat import chat_result_html
+
+        return chat_result_html(self)
+
+
+class Conversation:
+    """A conversation with the model in one workspace: `.messages` in OpenAI's format."""
+
+    def __init__(self, ws: "Workspace", system: str | None = None) -> None:
+        self.ws = ws
+        self.id = uuid.uuid4().hex
+        self.messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+        self._failed = False
+
+    def send(self, message: str, *, model: str | None = None, stream: bool | None = None,
+             on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> ChatResult:
+        """Add the person's `message` and run the turn until the model answers in text."""
+        self.messages.append({"role": "user", "content": message})
+        self._failed = False
+        return self._turn(len(self.messages) - 1, model, stream, on_text, cancel)
+
+    def retry(self, *, model: str | None = None, stream: bool | None = None,
+              on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> ChatResult:
+        """Send the last user message again without repeating it.
+
+        After a failed turn it carries on from where it stopped (tools that already ran are not
+        run again); after a finished turn it drops that turn's answer and asks anew.
+        """
+        users = [i for i, m in enumerate(self.messages) if m.get("role") == "user"]
+        if not users:
+            raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
+        if not self._failed:
+            del self.messages[users[-1] + 1:]
+        self._failed = False
+        return self._turn(users[-1], model, stream, on_text, cancel)
+
+    def _turn(self, start: int, model: str | None, stream: bool | None,
+              on_text: Callable[[str], None] | None, cancel: threading.Event | None) -> ChatResult:
+        ws = self.ws
+        name = model or ws.model
+        streaming = on_text is not None if stream is None else stream
+        tools = {t.name: t for t in ws.offered_tools()}
+        schemas = [t.schema for t in tools.values()]
+        usage, records = Usage(), []
+        text, reason, rounds = "", "max_rounds", 0
+        max_rounds = max(1, int(ws.max_rounds))
+        while True:
+            if cancel is not None and cancel.is_set():
+                reason = "cancelled"
+                break
+            if rounds >= max_rounds:
+                text = (f"Stopped after {max_rounds} model round(s) without a final answer (ws.max_rounds). "
+                        "Ask the model to continue, or raise ws.max_rounds.")
+                reason = "max_rounds"
+                break
+            rounds += 1
+            mark = len(self.messages)
+            try:
+                answer = llm.complete(ws, self.messages, model=name, tools=schemas or None, stream=streaming,
+                                      on_text=on_text, cancel=cancel, conversation_id=self.id)
+                usage.add(answer)
+                if answer.cancelled:
+                    if answer.content:
+                        self.messages.append({"role": "assistant", "content": answer.content})
+                    text, reason = answer.content or "", "cancelled"
+                    break
+                self.messages.append(answer.message())
+                if not answer.tool_calls:
+                    text, reason = answer.content or "", answer.finish_reason or "stop"
+                    break
+                done = run_tool_calls(ws, tools, answer.tool_calls, self.id)
+                self.messages.extend(_tool_message(r) for r in done)
+            except BaseException:
+                del self.messages[mark:]  # nothing half-appended: the failed round is undone
+                self._failed = True
+                raise
+            records.extend(done)
+            direct = [r for r in done if r.to_person]
+            if direct:
+                text, reason = "\n\n".join(_person_text(r.result) for r in direct), "direct_result"
+                break
+        return ChatResult(text=text, tool_calls=records, messages=list(self.messages[start:]), usage=usage,
+                          rounds=rounds, stopped_reason=reason, model=name, conversation_id=self.id,
+                          redact=ws.env.redact)
+
+    def __repr__(self) -> str:
+        return f"<Conversation {self.id[:8]} · {len(self.messages)} messages>"
+
+
+def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[str, str]],
+                   conversation_id: str | None = None) -> list[ToolCallRecord]:
+    """Run the model's tool calls at once, each bounded by ws.tool_timeout; records in call order."""
+    timeout = float(ws.tool_timeout)
+    own = len(calls) > POOL_SIZE
+    pool = ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="halion-tool") if own else _shared_pool()
+    started = time.perf_counter()
+    futures: list[Future[ToolCallRecord]] = [pool.submit(_run_one, ws, tools, c) for c in calls]
+    records, abandoned = [], False
+    for c, future in zip(calls, futures):
+        try:
+            record = future.result(timeout=max(0.0, started + timeout - time.perf_counter()))
+        except FutureTimeout:  # the thread is abandoned; it ends on its own, or never
+            abandoned = True
+            record = ToolCallRecord(
+                id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"]),
+                error=(f"Tool '{c['name']}' timed out after {timeout:g} s and was abandoned. "
+                       "Try smaller inputs or another approach."),
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        records.append(record)
+    if own or abandoned:
+        _retire(pool)
+    for record in records:
+        _log_tool(ws, record, conversation_id)
+    return records
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="halion-tool")
+        return _pool
+
+
+def _retire(pool: ThreadPoolExecutor) -> None:
+    """Let `pool` go (its stuck threads must not hold up later calls); the next round gets a fresh one."""
+    global _pool
+    with _pool_lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False)
+
+
+def _run_one(ws: "Workspace", tools: dict[str, "Tool"], c: dict[str, str]) -> ToolCallRecord:
+    record = ToolCallRecord(id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"]))
+    started = time.perf_counter()
+    tool = tools.get(c["name"])
+    if tool is None:
+        known = ", ".join(tools) or "none"
+        record.error = f"Unknown tool '{c['name']}'. Available tools: {known}."
+        return record
+    try:
+        record.result = tool.call(c["arguments"])
+        record.to_person = not ws.tools.postprocess(tool.name) if tool.name in ws.tools else False
+    except ToolArgumentError as exc:
+        record.error = str(exc)
+    except Exception as exc:
+        record.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        record.duration_ms = (time.perf_counter() - started) * 1000
+    return record
+
+
+def _parse_arguments(raw: str) -> Any:
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError:
+        return raw
+
+
+def _tool_message(r: ToolCallRecord) -> dict[str, Any]:
+    content = f"Error: {r.error}" if r.error is not None else llm.dumps_result(r.result)
+    return {"role": "tool", "tool_call_id": r.id, "content": content}
+
+
+def _person_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def _log_tool(ws: "Workspace", r: ToolCallRecord, conversation_id: str | None) -> None:
+    try:
+        ws.log.record("tool", name=r.name, conversation_id=conversation_id, arguments=r.arguments,
+                      result=r.result if r.error is None else None, error=r.error, duration_ms=r.duration_ms,
+                      meta={"call_id": r.id, "to_person": r.to_person})
+    except Exception:
+        log.warning("could not write the tool call to the log", exc_info=True)

@@ -1,0 +1,448 @@
+"""The model layer: an `openai` client for OpenAI, any compatible base URL, or a replay file.
+
+`complete` sends one Chat Completions request (streamed or not), assembles the answer,
+logs it and maps service errors to `halion_nb.errors`; `parse_structured` asks for a
+pydantic model as structured output. `openai` is imported on first use only.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from ..errors import (
+    AuthenticationFailed, BadRequest, ConfigError, ConnectionLost, HalionError, ModelServiceError,
+    RateLimited, ServiceTimeout, ServiceUnavailable,
+)
+
+if TYPE_CHECKING:
+    import openai
+    from pydantic import BaseModel
+
+    from ..workspace import Workspace
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound="BaseModel")
+
+NO_KEY = "sk-no-key-needed"
+"""Placeholder key for local servers (Ollama, vLLM, LM Studio) that need none."""
+REPLAY_URL = "http://replay.halion.invalid/v1"
+DEFAULT_MAX_RETRIES = 2
+
+SETUP_HELP = (
+    "Set OPENAI_API_KEY for OpenAI or a compatible proxy (ws.env.set('OPENAI_API_KEY', ...) keeps it in "
+    "this workspace), or OPENAI_BASE_URL for a local server: Ollama http://localhost:11434/v1, "
+    "LM Studio http://localhost:1234/v1, vLLM http://localhost:8000/v1. Choose the model with HALION_MODEL "
+    "or Workspace(model=...). To run offline from a recording, set HALION_REPLAY=path.jsonl "
+    "(or Workspace(replay=...))."
+)
+
+_clients: "weakref.WeakKeyDictionary[Workspace, tuple[tuple[Any, ...], openai.OpenAI]]" = weakref.WeakKeyDictionary()
+_clients_lock = threading.Lock()
+
+
+@dataclass
+class Completion:
+    """One assistant answer: text, tool calls (id, name, raw JSON arguments), why it ended, tokens."""
+
+    content: str | None = None
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cancelled: bool = False
+
+    def message(self) -> dict[str, Any]:
+        """The assistant message to append to the history."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in self.tool_calls
+            ]
+        return msg
+
+
+def mode(ws: "Workspace") -> str:
+    """"live", "record" (live, writing ws.replay) or "replay" (serving ws.replay); ConfigError if none."""
+    live = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+    if live:
+        return "record" if ws.replay else "live"
+    if ws.replay:
+        return "replay"
+    raise ConfigError(f"no model service is configured. {SETUP_HELP}")
+
+
+def client(ws: "Workspace") -> "openai.OpenAI":
+    """The workspace's `openai.OpenAI` client, rebuilt when the configuration changes."""
+    which = mode(ws)
+    key = os.environ.get("OPENAI_API_KEY") or None
+    base_url = os.environ.get("OPENAI_BASE_URL") or None
+    retries = int(getattr(ws, "max_retries", DEFAULT_MAX_RETRIES))
+    config = (which, key, base_url, str(ws.replay), float(ws.request_timeout), retries)
+    with _clients_lock:
+        cached = _clients.get(ws)
+        if cached is not None and cached[0] == config:
+            return cached[1]
+        built = _build(ws, which, key, base_url, retries)
+        if cached is not None:
+            cached[1].close()
+        _clients[ws] = (config, built)
+        return built
+
+
+def reset(ws: "Workspace") -> None:
+    """Forget the workspace's client; a replay starts again from its first recorded request."""
+    with _clients_lock:
+        cached = _clients.pop(ws, None)
+    if cached is not None:
+        cached[1].close()
+
+
+def _build(ws: "Workspace", which: str, key: str | None, base_url: str | None, retries: int) -> "openai.OpenAI":
+    import httpx2
+    import openai
+
+    options: dict[str, Any] = {"timeout": ws.request_timeout, "max_retries": retries}
+    if which == "replay":
+        from .replay import ReplayTransport
+
+        assert ws.replay is not None
+        transport: httpx2.BaseTransport = ReplayTransport(ws.replay, ws.env.redact)
+        http = openai.DefaultHttpx2Client(transport=transport, timeout=ws.request_timeout)
+        return openai.OpenAI(api_key=NO_KEY, base_url=REPLAY_URL, http_client=http, **options)
+    if which == "record":
+        from .replay import RecordingTransport
+
+        assert ws.replay is not None
+        transport = RecordingTransport(ws.replay, httpx2.HTTPTransport(), ws.env.redact)
+        options["http_client"] = openai.DefaultHttpx2Client(transport=transport, timeout=ws.request_timeout)
+    return openai.OpenAI(api_key=key or NO_KEY, base_url=base_url, **options)
+
+
+def complete(
+    ws: "Workspace",
+    messages: list[dict[str, Any]],
+    *,
+    model: str | None = None,
+    tools: list[dict[str, Any]] | None = None,
+    stream: bool = False,
+    on_text: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+    conversation_id: str | None = None,
+    purpose: str = "chat",
+    flush: bool = True,
+) -> Completion:
+    """Send one Chat Completions request and return the assembled answer (logged as kind "model").
+
+    The log row is written on a background thread; `flush=False` returns without waiting for
+    it (the chat loop flushes once at the end of the turn).
+    """
+    name = model or ws.model
+    request: dict[str, Any] = {"model": name, "messages": messages}
+    if tools:
+        request["tools"] = tools
+    if stream:
+        request["stream"] = True
+        request["stream_options"] = {"include_usage": True}
+    api = client(ws)
+    started = time.perf_counter()
+    try:
+        if stream:
+            with api.chat.completions.create(**request) as chunks:
+                out = _assemble(chunks, on_text, cancel)
+        else:
+            out = _from_response(api.chat.completions.create(**request))
+    except BaseException as exc:
+        error: BaseException = exc
+        if isinstance(exc, _CallbackFailed):  # the caller's own on_text: its error is passed on unchanged
+            error = exc.error
+        elif isinstance(exc, Exception) and not isinstance(exc, HalionError):
+            error = map_error(exc, ws)
+        _log_model(ws, name, messages, tools, stream, None, error, started, conversation_id, purpose)
+        if flush:
+            flush_log()
+        if error is exc:
+            raise
+        raise error from None
+    _log_model(ws, name, messages, tools, stream, out, None, started, conversation_id, purpose)
+    if flush:
+        flush_log()
+    return out
+
+
+class _CallbackFailed(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _from_response(response: Any) -> Completion:
+    choice = response.choices[0] if response.choices else None
+    out = Completion(finish_reason=choice.finish_reason if choice else None)
+    if choice is not None:
+        msg = choice.message
+        out.content = msg.content if msg.content is not None else getattr(msg, "refusal", None)
+        for tc in msg.tool_calls or []:
+            fn = getattr(tc, "function", None)
+            if fn is not None:
+                out.tool_calls.append({"id": tc.id or _call_id(), "name": fn.name or "", "arguments": fn.arguments or ""})
+    if response.usage is not None:
+        out.prompt_tokens = response.usage.prompt_tokens or 0
+        out.completion_tokens = response.usage.completion_tokens or 0
+    return out
+
+
+def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: threading.Event | None) -> Completion:
+    """Collect a stream: text deltas to `on_text` as they come, tool-call deltas joined by index."""
+    out = Completion()
+    text: list[str] = []
+    slots: dict[int, dict[str, str]] = {}
+    for chunk in chunks:
+        if cancel is not None and cancel.is_set():
+            out.cancelled = True
+            break
+        if chunk.usage is not None:
+            out.prompt_tokens = chunk.usage.prompt_tokens or 0
+            out.completion_tokens = chunk.usage.completion_tokens or 0
+        for choice in chunk.choices or []:
+            delta = choice.delta
+            if delta is not None and delta.content:
+                text.append(delta.content)
+                if on_text is not None:
+                    try:
+                        on_text(delta.content)
+                    except Exception as exc:
+                        raise _CallbackFailed(exc) from exc
+            for d in (delta.tool_calls if delta is not None else None) or []:
+                index = d.index if d.index is not None else len(slots)
+                slot = slots.setdefault(index, {"id": "", "name": "", "arguments": ""})
+                if d.id:
+                    slot["id"] = d.id
+                if d.function is not None:
+                    if d.function.name and not slot["name"]:
+                        slot["name"] = d.function.name
+                    slot["arguments"] += d.function.arguments or ""
+            if choice.finish_reason:
+                out.finish_reason = choice.finish_reason
+    out.content = "".join(text) if text else None
+    if out.cancelled:
+        out.finish_reason = "cancelled"
+    else:
+        out.tool_calls = [{**s, "id": s["id"] or _call_id()} for _, s in sorted(slots.items())]
+    return out
+
+
+def _call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def parse_structured(
+    ws: "Workspace",
+    messages: list[dict[str, Any]],
+    response_model: type[M],
+    *,
+    model: str | None = None,
+    purpose: str = "draft",
+) -> M:
+    """Ask the model for an instance of `response_model` (structured output); logged as kind "model"."""
+    from pydantic import ValidationError
+
+    name = model or ws.model
+    started = time.perf_counter()
+    try:
+        response = client(ws).chat.completions.parse(model=name, messages=messages, response_format=response_model)
+    except HalionError as exc:
+        _log_model(ws, name, messages, None, False, None, exc, started, None, purpose)
+        raise
+    except ValidationError as exc:
+        problem = ModelServiceError(
+            f"the model's answer does not match {response_model.__name__}: "
+            f"{exc.errors()[0].get('msg') if exc.errors() else exc}. Try again, or use a stronger model."
+        )
+        _log_model(ws, name, messages, None, False, None, problem, started, None, purpose)
+        raise problem from None
+    except Exception as exc:
+        mapped = map_error(exc, ws)
+        _log_model(ws, name, messages, None, False, None, mapped, started, None, purpose)
+        raise mapped from None
+    out = _from_response(response)
+    parsed = response.choices[0].message.parsed if response.choices else None
+    problem = None
+    if parsed is None:
+        why = out.content or "no content"
+        problem = ModelServiceError(
+            f"the model gave no {response_model.__name__} ({_shorten(why, 200)}). Try again or rephrase."
+        )
+    _log_model(ws, name, messages, None, False, out, problem, started, None, purpose)
+    if problem is not None:
+        raise problem
+    return parsed  # type: ignore[return-value]
+
+
+def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
+    """The `halion_nb.errors` exception for an SDK (or transport) error, with what to do about it."""
+    import openai
+
+    if isinstance(exc, HalionError):
+        return exc
+    timeout = getattr(ws, "request_timeout", None)
+    retries = getattr(ws, "max_retries", DEFAULT_MAX_RETRIES)
+    where = os.environ.get("OPENAI_BASE_URL") or "the OpenAI API"
+    if ws is not None and ws.replay and where == "the OpenAI API" and not os.environ.get("OPENAI_API_KEY"):
+        where = f"the recording {ws.replay.name}"
+    detail = _service_message(exc)
+    mapped: HalionError
+    if isinstance(exc, openai.APITimeoutError):
+        mapped = ServiceTimeout(
+            f"the model service did not answer within {timeout:g} s (ws.request_timeout). "
+            "Try again, or raise ws.request_timeout for slow models."
+        )
+    elif isinstance(exc, openai.APIConnectionError):
+        mapped = ConnectionLost(
+            f"the connection to {where} failed or was cut midway ({_cause(exc)}). Check that the server is "
+            "running and OPENAI_BASE_URL is right, then call conversation.retry()."
+        )
+    elif isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+        mapped = AuthenticationFailed(
+            f"the model service refused the API key ({exc.status_code}: {detail}). "
+            "Check OPENAI_API_KEY (ws.env.set('OPENAI_API_KEY', '...')) and that it may use this model."
+        )
+    elif isinstance(exc, openai.RateLimitError):
+        mapped = RateLimited(
+            f"the model service is rate limiting requests (429 after {retries} retries: {detail}). "
+            "Wait a moment and call conversation.retry(), or raise ws.max_retries."
+        )
+    elif isinstance(exc, openai.InternalServerError) or (
+        isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+    ):
+        mapped = ServiceUnavailable(
+            f"the model service failed ({exc.status_code} after {retries} retries: {detail}). "
+            "Try again later with conversation.retry()."
+        )
+    elif isinstance(exc, openai.NotFoundError):
+        mapped = BadRequest(
+            f"the model service answered 404 ({detail}). Check the model name (HALION_MODEL, now "
+            f"{getattr(ws, 'model', '?')!r}) and OPENAI_BASE_URL (it usually ends in /v1)."
+        )
+    elif isinstance(exc, openai.APIStatusError):
+        mapped = BadRequest(
+            f"the model service rejected the request ({exc.status_code}: {detail}). "
+            "Check the model name and the tools' schemas, then call conversation.retry()."
+        )
+    elif isinstance(exc, (openai.APIResponseValidationError, ValueError)):
+        mapped = ServiceUnavailable(
+            f"the model service sent an answer that cannot be read ({_shorten(str(exc), 160)}). "
+            "Check that OPENAI_BASE_URL points at an OpenAI-compatible server, then retry."
+        )
+    elif isinstance(exc, openai.OpenAIError):
+        mapped = ModelServiceError(f"the model service failed: {_shorten(str(exc), 200)}")
+    else:
+        mapped = ModelServiceError(f"the model request failed: {type(exc).__name__}: {_shorten(str(exc), 200)}")
+    mapped.original = exc  # type: ignore[attr-defined]
+    return mapped
+
+
+def _service_message(exc: BaseException) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        if isinstance(inner, dict) and inner.get("message"):
+            return _shorten(str(inner["message"]), 200)
+    return _shorten(getattr(exc, "message", None) or str(exc), 200)
+
+
+def _cause(exc: BaseException) -> str:
+    inner = exc.__cause__ or exc.__context__
+    return f"{type(inner).__name__}: {_shorten(str(inner), 120)}" if inner is not None else str(exc)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _log_model(
+    ws: "Workspace", name: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+    stream: bool, out: Completion | None, error: BaseException | None, started: float,
+    conversation_id: str | None, purpose: str,
+) -> None:
+    """One "model" row; a broken log never breaks the chat (it is reported with `logging`)."""
+    last = messages[-1] if messages else {}
+    arguments = {
+        "messages": len(messages),
+        "last": {"role": last.get("role"), "content": _shorten(str(last.get("content") or ""), 2000)},
+        "tools": [t.get("function", {}).get("name") for t in tools or []],
+        "stream": stream,
+    }
+    result = None
+    meta: dict[str, Any] = {"purpose": purpose}
+    if out is not None:
+        result = {"text": out.content, "tool_calls": [{"name": c["name"], "arguments": c["arguments"]}
+                                                       for c in out.tool_calls]}
+        meta["finish_reason"] = out.finish_reason
+    record_later(
+        ws, "model", name=name, conversation_id=conversation_id, arguments=arguments, result=result,
+        error=None if error is None else f"{type(error).__name__}: {error}",
+        duration_ms=(time.perf_counter() - started) * 1000,
+        prompt_tokens=out.prompt_tokens if out else None,
+        completion_tokens=out.completion_tokens if out else None, meta=meta,
+    )
+
+
+class _LogWriter:
+    """Writes call-log rows in order on one daemon thread, off the chat's critical path."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[Any, str, dict[str, Any]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, call_log: Any, kind: str, fields: dict[str, Any]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="halion-log", daemon=True)
+                self._thread.start()
+        self._queue.put((call_log, kind, fields))
+
+    def flush(self) -> None:
+        """Wait until every row handed over so far is written."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            call_log, kind, fields = self._queue.get()
+            try:
+                call_log.record(kind, **fields)
+            except Exception:  # a broken log never breaks the chat
+                log.warning("could not write a %s call to the log", kind, exc_info=True)
+            finally:
+                self._queue.task_done()
+
+
+_writer = _LogWriter()
+atexit.register(_writer.flush)
+
+
+def record_later(ws: "Workspace", kind: str, **fields: Any) -> None:
+    """Hand one log row to the background writer; `flush_log()` waits for it."""
+    _writer.put(ws.log, kind, fields)
+
+
+def flush_log() -> None:
+    """Wait until every log row handed to the background writer is in the call log."""
+    _writer.flush()
+
+
+def dumps_result(value: Any) -> str:
+    """A tool result as message text: str as is, anything else as JSON (`default=str`)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

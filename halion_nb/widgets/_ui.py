@@ -1,0 +1,232 @@
+"""Small view pieces shared by the panels: styled buttons, a banner, a confirm bar, CSS, lookup."""
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any, Callable, Iterator
+
+import ipywidgets as W
+
+from ._form import OMIT, FormField, initial
+
+STYLE = """<style>
+.halion-panel { font-family: var(--jp-ui-font-family, sans-serif); }
+.halion-panel .halion-code textarea { font-family: var(--jp-code-font-family, monospace);
+  font-size: var(--jp-code-font-size, 13px); line-height: 1.35; }
+.halion-panel pre { white-space: pre-wrap; word-break: break-word; margin: 2px 0;
+  font-size: 12px; background: var(--jp-layout-color2, #f6f8fa); padding: 6px; border-radius: 4px; }
+.halion-panel table.halion-table { border-collapse: collapse; font-size: 12px; width: 100%; }
+.halion-panel table.halion-table th { text-align: left; border-bottom: 1px solid #d0d7de; padding: 3px 6px; }
+.halion-panel table.halion-table td { border-bottom: 1px solid #eaeef2; padding: 3px 6px; vertical-align: top; }
+.halion-panel .halion-muted { color: #6e7781; }
+.halion-panel .halion-err { color: #cf222e; }
+.halion-panel .halion-ok { color: #1a7f37; }
+.halion-banner { border-radius: 6px; padding: 2px 8px; align-items: center; }
+.halion-banner-error { background: #ffebe9; border: 1px solid #ff8182; }
+.halion-banner-info { background: #ddf4ff; border: 1px solid #54aeff; }
+.halion-banner-ok { background: #dafbe1; border: 1px solid #4ac26b; }
+.halion-confirm { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 2px 8px;
+  align-items: center; }
+.halion-chat-history-box { max-height: 520px; overflow-y: auto; border: 1px solid #d0d7de;
+  border-radius: 6px; padding: 6px; }
+.halion-chat-user { align-self: flex-end; background: #ddf4ff; border-radius: 10px;
+  padding: 2px 12px; margin: 4px 0 4px 15%; max-width: 85%; }
+.halion-chat-assistant { background: var(--jp-layout-color1, white); border-left: 3px solid #8250df;
+  padding: 0 8px; margin: 4px 15% 4px 0; }
+.halion-chat-toolcall { margin: 2px 15% 2px 12px; }
+.halion-tool-row { align-items: center; border-bottom: 1px solid #eaeef2; }
+.halion-tool-row-selected { background: #ddf4ff; }
+.halion-step { border: 1px solid #d0d7de; border-radius: 6px; padding: 4px 8px; margin: 3px 0; }
+.halion-section-title { font-weight: 600; margin-top: 6px; }
+</style>"""
+
+
+def css(widget: W.Widget, *classes: str) -> Any:
+    """`widget` with the given CSS classes added (tests select elements by them)."""
+    for cls in classes:
+        widget.add_class(cls)
+    return widget
+
+
+def button(description: str, cls: str, *, icon: str = "", tooltip: str = "",
+           style: str = "", width: str | None = None) -> W.Button:
+    layout = W.Layout(width=width) if width else W.Layout(width="auto")
+    return css(W.Button(description=description, icon=icon, tooltip=tooltip or description,
+                        button_style=style, layout=layout), cls)
+
+
+def html(value: str = "", cls: str | None = None) -> W.HTML:
+    widget = W.HTML(value=value)
+    return css(widget, cls) if cls else widget
+
+
+def show(widget: W.Widget, visible: bool = True) -> None:
+    widget.layout.display = None if visible else "none"
+
+
+def shown(widget: W.Widget) -> bool:
+    return widget.layout.display != "none"
+
+
+def pre(value: Any) -> str:
+    """A `<pre>` block: JSON for data, the text itself for strings."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    return f"<pre>{escape(text)}</pre>"
+
+
+def message(text: str, kind: str = "info") -> str:
+    """One line of HTML: kind is info, ok or error."""
+    cls = {"ok": "halion-ok", "error": "halion-err"}.get(kind, "halion-muted")
+    return f'<span class="{cls}">{escape(text)}</span>'
+
+
+class Banner(W.HBox):
+    """A dismissible message with an optional action button (e.g. Retry)."""
+
+    def __init__(self, cls: str, action: str = "", action_cls: str = "") -> None:
+        self.text = html()
+        self.action = button(action or "OK", action_cls or f"{cls}-action", style="warning")
+        self.dismiss = button("", f"{cls}-dismiss", icon="times", tooltip="Dismiss")
+        super().__init__([self.text, self.action, self.dismiss])
+        css(self, "halion-banner", cls)
+        self.dismiss.on_click(lambda _: self.hide())
+        self.hide()
+
+    def show_message(self, text: str, kind: str = "error", action: bool = False) -> None:
+        self.text.value = message(text, kind) if kind != "error" else f"<b>{escape(text)}</b>"
+        for k in ("error", "info", "ok"):
+            self.remove_class(f"halion-banner-{k}")
+        self.add_class(f"halion-banner-{kind}")
+        show(self.action, action)
+        show(self)
+
+    def hide(self) -> None:
+        show(self, False)
+        self.text.value = ""
+
+
+class ConfirmBar(W.HBox):
+    """Asks before a destructive action; `ask(text, on_yes)` shows it, either answer hides it."""
+
+    def __init__(self, cls: str = "halion-confirm") -> None:
+        self.text = html()
+        self.yes = button("Yes", "halion-confirm-yes", style="danger")
+        self.no = button("Cancel", "halion-confirm-no")
+        super().__init__([self.text, self.yes, self.no])
+        css(self, "halion-confirm", cls)
+        self._on_yes: Callable[[], None] | None = None
+        self.yes.on_click(lambda _: self._answer(True))
+        self.no.on_click(lambda _: self._answer(False))
+        show(self, False)
+
+    def ask(self, text: str, on_yes: Callable[[], None], yes_label: str = "Yes") -> None:
+        self.text.value = f"<b>{escape(text)}</b>"
+        self.yes.description = yes_label
+        self._on_yes = on_yes
+        show(self)
+
+    def cancel(self) -> None:
+        self._answer(False)
+
+    @property
+    def asking(self) -> bool:
+        return shown(self)
+
+    def _answer(self, yes: bool) -> None:
+        action, self._on_yes = self._on_yes, None
+        show(self, False)
+        if yes and action is not None:
+            action()
+
+
+def style_widget() -> W.HTML:
+    return W.HTML(STYLE, layout=W.Layout(height="0px", margin="0"))
+
+
+def children_of(widget: W.Widget) -> list[W.Widget]:
+    kids = list(getattr(widget, "children", ()) or ())
+    return [k for k in kids if isinstance(k, W.Widget)]
+
+
+def walk(root: W.Widget) -> Iterator[W.Widget]:
+    """The widget and all its descendants, depth first."""
+    stack = [root]
+    seen: set[int] = set()
+    while stack:
+        widget = stack.pop()
+        if id(widget) in seen:
+            continue
+        seen.add(id(widget))
+        yield widget
+        stack.extend(reversed(children_of(widget)))
+
+
+def find_all(root: W.Widget, cls: str) -> list[W.Widget]:
+    """Descendants carrying the CSS class `cls`, in display order."""
+    return [w for w in walk(root) if cls in getattr(w, "_dom_classes", ())]
+
+
+def find(root: W.Widget, cls: str) -> Any:
+    """The one descendant carrying `cls` (ValueError if none or several)."""
+    found = find_all(root, cls)
+    if len(found) != 1:
+        raise ValueError(f"expected one widget with class {cls!r}, found {len(found)}")
+    return found[0]
+
+
+class PanelView(W.VBox):
+    """The root widget of a panel: the shared CSS, then the panel's own children.
+
+    `controller` holds its event handlers; `close()` also stops its subscriptions.
+    """
+
+    name = "panel"
+
+    def __init__(self, children: list[W.Widget], **kwargs: Any) -> None:
+        super().__init__([style_widget(), *children], **kwargs)
+        css(self, "halion-panel", f"halion-panel-{self.name}")
+        self.controller: Any = None
+
+    def close(self) -> None:
+        controller = getattr(self, "controller", None)
+        if controller is not None:
+            controller.close()
+        for widget in list(walk(self))[1:]:
+            widget.close()
+        super().close()
+
+
+def field_widget(f: FormField, value: Any = OMIT, label: str | None = None) -> W.Widget:
+    """The input widget for one form field: Text, IntText/FloatText, Checkbox, Dropdown or a JSON box."""
+    label = label if label is not None else f.name + ("" if f.required else " (optional)")
+    tip = f.description or f.name
+    style = {"description_width": "140px"}
+    layout = W.Layout(width="95%")
+    if value is OMIT:
+        value = initial(f)
+    if f.kind == "bool":
+        return W.Checkbox(value=bool(value), description=label, tooltip=tip, style=style, layout=layout)
+    if f.kind == "choice":
+        options: list[tuple[str, Any]] = [(json.dumps(c), c) for c in f.choices]
+        if not f.required:
+            shown_default = "" if f.default is OMIT else f": {json.dumps(f.default)}"
+            options.insert(0, (f"(default{shown_default})", OMIT))
+        if value not in [o[1] for o in options]:
+            value = options[0][1]
+        return W.Dropdown(options=options, value=value, description=label, tooltip=tip, style=style, layout=layout)
+    if f.kind == "int" and not f.loose_number:
+        return W.IntText(value=value, description=label, tooltip=tip, style=style, layout=layout)
+    if f.kind == "float" and not f.loose_number:
+        return W.FloatText(value=value, description=label, tooltip=tip, style=style, layout=layout)
+    if f.kind == "json":
+        return W.Textarea(value=value, description=label, placeholder="JSON value", tooltip=tip,
+                          style=style, layout=W.Layout(width="95%", height="60px"))
+    placeholder = "blank: the default" if not f.required else ""
+    return W.Text(value=str(value), description=label, placeholder=placeholder, tooltip=tip, style=style,
+                  layout=layout)

@@ -1,0 +1,778 @@
+"""Chains panel: build a toolchain step by step, check it, run it with live step status, save and share it.
+
+Each step argument is a literal (a widget typed from the tool's schema) or a reference to
+a chain input or an earlier step's output, with an optional field path (`.items[0].name`).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as W
+from pydantic import ValidationError
+
+from ..errors import HalionError
+from ..models import Ref, Toolchain
+from ._controller import Controller
+from ._form import OMIT, FormField, blank, collect, fields_of, to_raw
+from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, html, message, pre, show
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object")
+_KIND = {"string": "text", "integer": "int", "number": "float", "boolean": "bool", "array": "json", "object": "json"}
+
+
+# -- the builder's state: plain data the controller keeps between renders ---------------------
+
+@dataclass
+class ArgState:
+    mode: str = "value"  # "value" or "ref"
+    value: Any = OMIT
+    ref: str | None = None
+    path: str = ""
+
+
+@dataclass
+class StepState:
+    id: str
+    tool: str
+    args: dict[str, ArgState] = field(default_factory=dict)
+    as_json: set[str] = field(default_factory=set)
+    """Arguments shown as JSON because their value does not fit the parameter's widget."""
+
+
+@dataclass
+class InputState:
+    name: str
+    type: str = "string"
+    required: bool = True
+    default: str = ""
+    """JSON text of the default (used when not required)."""
+
+
+# -- views ---------------------------------------------------------------------------------------
+
+class InputRow(W.HBox):
+    def __init__(self, item: InputState) -> None:
+        self.name_text = css(W.Text(value=item.name, placeholder="name", continuous_update=False,
+                                    layout=W.Layout(width="160px")), "halion-chains-input-name")
+        self.type = css(W.Dropdown(options=INPUT_TYPES, value=item.type, layout=W.Layout(width="110px")),
+                        "halion-chains-input-type")
+        self.required = css(W.Checkbox(value=item.required, description="required", indent=False,
+                                       layout=W.Layout(width="90px")), "halion-chains-input-required")
+        self.default = css(W.Text(value=item.default, placeholder="default (JSON)", continuous_update=False,
+                                  layout=W.Layout(width="160px")), "halion-chains-input-default")
+        self.remove = button("", "halion-chains-input-remove", icon="times", tooltip="Remove this input")
+        super().__init__([self.name_text, self.type, self.required, self.default, self.remove])
+        css(self, "halion-chains-input")
+
+
+class ArgRow(W.HBox):
+    def __init__(self, f: FormField, arg: ArgState, refs: list[str]) -> None:
+        self.param = f.name
+        self.field = f
+        label = f"<code>{escape(f.name)}</code>" + ("" if f.required else " <span class='halion-muted'>(optional)</span>")
+        self.label = W.HTML(label, layout=W.Layout(width="150px"))
+        self.mode = css(W.Dropdown(options=[("value", "value"), ("reference", "ref")], value=arg.mode,
+                                   layout=W.Layout(width="110px")), "halion-chains-arg-mode")
+        self.value = css(field_widget(f, arg.value, label=""), "halion-chains-arg-value")
+        self.value.layout.width = "260px"
+        options: list[tuple[str, str | None]] = [("— pick —", None), *[(r, r) for r in refs]]
+        ref = arg.ref if arg.ref in refs else None
+        self.ref = css(W.Dropdown(options=options, value=ref, layout=W.Layout(width="200px")), "halion-chains-arg-ref")
+        self.path = css(W.Text(value=arg.path, placeholder=".field[0]", layout=W.Layout(width="100px")),
+                        "halion-chains-arg-path")
+        super().__init__([self.label, self.mode, self.value, self.ref, self.path])
+        css(self, "halion-chains-arg", f"halion-chains-arg-{f.name}")
+        self.show_mode(arg.mode)
+
+    def show_mode(self, mode: str) -> None:
+        show(self.value, mode == "value")
+        show(self.ref, mode == "ref")
+        show(self.path, mode == "ref")
+
+    def state(self) -> ArgState:
+        return ArgState(self.mode.value, self.value.value, self.ref.value, self.path.value.strip())
+
+
+class StepBox(W.VBox):
+    def __init__(self, index: int, step: StepState, fields: list[FormField], refs: list[str], known: bool,
+                 count: int) -> None:
+        self.index = index
+        self.tool = step.tool
+        self.number = W.HTML(f"<b>{index + 1}.</b>")
+        self.id_text = css(W.Text(value=step.id, continuous_update=False, description="id",
+                                  layout=W.Layout(width="180px"), style={"description_width": "20px"}),
+                           "halion-chains-step-id")
+        missing = "" if known else " <span class='halion-err'>(no such tool)</span>"
+        self.tool_label = W.HTML(f"tool <b>{escape(step.tool)}</b>{missing}")
+        self.up = button("", "halion-chains-step-up", icon="arrow-up", tooltip="Move up")
+        self.down = button("", "halion-chains-step-down", icon="arrow-down", tooltip="Move down")
+        self.remove = button("", "halion-chains-step-remove", icon="times", tooltip="Remove this step")
+        self.up.disabled = index == 0
+        self.down.disabled = index == count - 1
+        self.status = html(cls="halion-chains-step-status")
+        self.args = [ArgRow(f, step.args.get(f.name, ArgState(value=blank(f))), refs) for f in fields]
+        self.problems = html(cls="halion-chains-step-problems")
+        self.result = html(cls="halion-chains-step-result")
+        head = W.HBox([self.number, self.id_text, self.tool_label, self.up, self.down, self.remove, self.status],
+                      layout=W.Layout(align_items="center"))
+        args: list[W.Widget] = list(self.args) or [html("<i class='halion-muted'>no arguments</i>")]
+        super().__init__([head, *args, self.problems, self.result])
+        css(self, "halion-step", "halion-chain-step", f"halion-chain-step-{index + 1}")
+
+    def show_status(self, status: str, detail: str = "") -> None:
+        icon = {"pending": "⏳", "running": "▶️", "ok": "✅", "error": "❌", "skipped": "⏭"}.get(status, "")
+        self.status.value = f"<span class='halion-chains-status-{status}'>{icon} {escape(status)}</span> {detail}"
+
+
+class ChainsView(PanelView):
+    name = "chains"
+
+    def __init__(self) -> None:
+        self.select = css(W.Dropdown(options=[("— saved chains —", None)], value=None, layout=W.Layout(width="220px")),
+                          "halion-chains-select")
+        self.load_button = button("Load", "halion-chains-load", icon="folder-open")
+        self.new_button = button("New", "halion-chains-new", icon="file")
+        self.delete_button = button("Delete", "halion-chains-delete", icon="trash", style="danger")
+        self.banner = Banner("halion-chains-banner")
+        self.confirm = ConfirmBar()
+        self.chain_name = css(W.Text(placeholder="chain_name", description="name", layout=W.Layout(width="260px"),
+                                     style={"description_width": "70px"}), "halion-chains-name")
+        self.description = css(W.Text(placeholder="what the chain does", description="description",
+                                      layout=W.Layout(width="460px"), style={"description_width": "70px"}),
+                               "halion-chains-description")
+        self.parallel = css(W.Checkbox(description="parallel", indent=False, layout=W.Layout(width="90px"),
+                                       tooltip="Run steps whose references allow it at the same time"),
+                            "halion-chains-parallel")
+        self.expose = css(W.Checkbox(description="offer to the model", indent=False, layout=W.Layout(width="150px"),
+                                     tooltip="Offer the chain to the chat model as a tool"), "halion-chains-expose")
+        self.inputs_box = css(W.VBox(), "halion-chains-inputs")
+        self.input_rows: list[InputRow] = []
+        self.add_input = button("Input", "halion-chains-add-input", icon="plus", tooltip="Declare an input")
+        self.steps_box = css(W.VBox(), "halion-chains-steps")
+        self.steps: list[StepBox] = []
+        self.add_tool = css(W.Dropdown(options=[], layout=W.Layout(width="200px")), "halion-chains-add-tool")
+        self.add_step = button("Add step", "halion-chains-add-step", icon="plus")
+        self.validate_button = button("Validate", "halion-chains-validate", icon="check")
+        self.run_button = button("Run", "halion-chains-run", icon="play", style="success")
+        self.save_button = button("Save", "halion-chains-save", icon="save", style="primary")
+        self.problems = html(cls="halion-chains-problems")
+        self.run_inputs = css(W.VBox(), "halion-chains-run-inputs")
+        self.run_widgets: dict[str, W.Widget] = {}
+        self.output = html(cls="halion-chains-output")
+        self.json = css(W.Textarea(placeholder="chain JSON", layout=W.Layout(width="100%", height="160px")),
+                        "halion-chains-json", "halion-code")
+        self.export_json = button("Export JSON", "halion-chains-export-json", icon="download",
+                                  tooltip="Show the chain being built as JSON")
+        self.import_json = button("Import JSON", "halion-chains-import-json", icon="upload",
+                                  tooltip="Load the JSON above into the builder")
+        self.path = css(W.Text(placeholder="path/to/chain.json", layout=W.Layout(width="300px")), "halion-chains-path")
+        self.export_file = button("Export to file", "halion-chains-export-file", icon="download")
+        self.import_file = button("Import file", "halion-chains-import-file", icon="upload")
+        self.share_status = html(cls="halion-chains-share-status")
+        share = W.VBox([self.json, W.HBox([self.export_json, self.import_json]),
+                        W.HBox([self.path, self.export_file, self.import_file]), self.share_status])
+        self.share = css(W.Accordion(children=[share], titles=("Export / import JSON",), selected_index=None),
+                         "halion-chains-share")
+        self.goal = css(W.Text(placeholder="Goal, e.g. 'weather in a city, in Fahrenheit'",
+                               layout=W.Layout(width="420px")), "halion-chains-goal")
+        self.draft_button = button("Draft from goal", "halion-chains-draft", icon="magic")
+        self.draft_status = html(cls="halion-chains-draft-status")
+        super().__init__([
+            W.HBox([html("<b>⛓ Chains</b>"), self.select, self.load_button, self.new_button, self.delete_button],
+                   layout=W.Layout(align_items="center")),
+            W.HBox([self.goal, self.draft_button, self.draft_status], layout=W.Layout(align_items="center")),
+            self.banner, self.confirm,
+            W.HBox([self.chain_name, self.parallel, self.expose], layout=W.Layout(align_items="center")),
+            self.description,
+            html("<div class='halion-section-title'>Inputs</div>"), self.inputs_box, self.add_input,
+            html("<div class='halion-section-title'>Steps</div>"), self.steps_box,
+            W.HBox([self.add_tool, self.add_step], layout=W.Layout(align_items="center")),
+            html("<div class='halion-section-title'>Run</div>"), self.run_inputs,
+            W.HBox([self.validate_button, self.run_button, self.save_button]),
+            self.problems, self.output, self.share,
+        ])
+
+    def show_chains(self, names: list[str], current: str | None) -> None:
+        self.select.options = [("— saved chains —", None), *[(n, n) for n in names]]
+        self.select.value = current if current in names else None
+
+    def show_tools(self, names: list[str]) -> None:
+        current = self.add_tool.value
+        self.add_tool.options = names
+        if current in names:
+            self.add_tool.value = current
+
+    def show_header(self, name: str, description: str, parallel: bool, expose: bool) -> None:
+        self.chain_name.value = name
+        self.description.value = description
+        self.parallel.value = parallel
+        self.expose.value = expose
+
+    def show_inputs(self, items: list[InputState]) -> list[InputRow]:
+        old = self.input_rows
+        self.input_rows = [InputRow(i) for i in items]
+        self.inputs_box.children = self.input_rows
+        for row in old:
+            row.close()
+        return self.input_rows
+
+    def show_steps(self, boxes: list[StepBox]) -> None:
+        old = self.steps
+        self.steps = boxes
+        self.steps_box.children = boxes or [html("<i class='halion-muted'>No steps yet: pick a tool and "
+                                                 "click Add step.</i>")]
+        for box in old:
+            box.close()
+
+    def show_run_inputs(self, fields: list[FormField], values: dict[str, Any]) -> None:
+        self.run_widgets = {}
+        rows = []
+        for f in fields:
+            widget = css(field_widget(f, values.get(f.name, OMIT)), "halion-chains-run-input",
+                         f"halion-chains-run-input-{f.name}")
+            self.run_widgets[f.name] = widget
+            rows.append(widget)
+        old = self.run_inputs.children
+        self.run_inputs.children = rows or [html("<i class='halion-muted'>The chain declares no inputs.</i>")]
+        for w in old:
+            w.close()
+
+    def show_problems(self, problems: list[str], title: str = "Problems") -> None:
+        if not problems:
+            self.problems.value = ""
+            return
+        self.problems.value = (f"<div class='halion-err'><b>{escape(title)}</b><ul>"
+                               + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul></div>")
+
+
+# -- controller -----------------------------------------------------------------------------------
+
+def _fits(f: FormField, value: Any) -> bool:
+    if f.kind == "text":
+        return isinstance(value, str)
+    if f.kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if f.kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if f.kind == "bool":
+        return isinstance(value, bool)
+    if f.kind == "choice":
+        return value in f.choices
+    return True
+
+
+def _split_ref(ref: Ref) -> tuple[str, str]:
+    base = f"inputs.{ref.target}" if ref.source == "inputs" else f"steps.{ref.target}.output"
+    return base, (ref.ref[len(base):] if ref.ref.startswith(base) else "")
+
+
+def _join_ref(base: str, path: str) -> str:
+    path = path.strip()
+    if not path:
+        return base
+    return base + (path if path[0] in ".[" else "." + path)
+
+
+class ChainsController(Controller):
+    view: ChainsView
+
+    def __init__(self, ws: "Workspace", view: ChainsView) -> None:
+        super().__init__(ws, view)
+        self.chains = ws.chains
+        self.inputs: list[InputState] = []
+        self.steps: list[StepState] = []
+        self.last_run: Any = None
+        self.last_problems: list[str] = []
+        self.draft_worker = self.new_worker("draft")
+        v = view
+        v.load_button.on_click(lambda _: self.load(v.select.value))
+        v.new_button.on_click(lambda _: self.new())
+        v.delete_button.on_click(lambda _: self.ask_delete())
+        v.add_input.on_click(lambda _: self.add_input())
+        v.add_step.on_click(lambda _: self.add_step(v.add_tool.value))
+        v.validate_button.on_click(lambda _: self.validate())
+        v.run_button.on_click(lambda _: self.run())
+        v.save_button.on_click(lambda _: self.save())
+        v.export_json.on_click(lambda _: self.export_json())
+        v.import_json.on_click(lambda _: self.import_json())
+        v.export_file.on_click(lambda _: self.export_file())
+        v.import_file.on_click(lambda _: self.import_file())
+        v.draft_button.on_click(lambda _: self.draft())
+        self.on_tools(self._tools_changed)
+        self.on("chains", lambda _: self._chains_changed())
+        v.show_tools(ws.tools.names())
+        self._chains_changed()
+        self.new()
+
+    # the builder's state <-> widgets
+    def capture(self) -> None:
+        """Read the widgets back into the state (before a re-render or a build)."""
+        v = self.view
+        self.inputs = [InputState(r.name_text.value.strip(), r.type.value, r.required.value, r.default.value)
+                       for r in v.input_rows]
+        for box, step in zip(v.steps, self.steps):
+            step.id = box.id_text.value.strip()
+            step.args = {row.param: row.state() for row in box.args}
+
+    def _fields(self, step: StepState) -> tuple[list[FormField], bool]:
+        if step.tool in self.ws.tools:
+            fields = fields_of(self.ws.tools.get(step.tool).spec.loose_parameters)
+            known = True
+        else:
+            fields, known = [], False
+        fields = [FormField(name=f.name, kind="json", required=f.required, description=f.description)
+                  if f.name in step.as_json else f for f in fields]
+        names = {f.name for f in fields}
+        extra = [FormField(name=a, kind="json", required=False) for a in step.args if a not in names]
+        return fields + extra, known
+
+    def render(self) -> None:
+        """Rebuild inputs, steps and the run form from the state."""
+        v = self.view
+        for row in v.show_inputs(self.inputs):
+            row.remove.on_click(lambda _, r=row: self.remove_input(v.input_rows.index(r)))
+            for w in (row.name_text, row.type, row.required):
+                w.observe(lambda _: self.refresh_structure(), "value")
+        boxes = []
+        for index, step in enumerate(self.steps):
+            refs = [f"inputs.{i.name}" for i in self.inputs if i.name]
+            refs += [f"steps.{s.id}.output" for s in self.steps[:index] if s.id]
+            fields, known = self._fields(step)
+            box = StepBox(index, step, fields, refs, known, len(self.steps))
+            box.up.on_click(lambda _, i=index: self.move(i, -1))
+            box.down.on_click(lambda _, i=index: self.move(i, +1))
+            box.remove.on_click(lambda _, i=index: self.remove_step(i))
+            box.id_text.observe(lambda _: self.refresh_structure(), "value")
+            for row in box.args:
+                row.mode.observe(lambda ch, r=row: r.show_mode(ch["new"]), "value")
+            boxes.append(box)
+        v.show_steps(boxes)
+        self._render_run_inputs()
+
+    def _input_fields(self) -> list[FormField]:
+        out = []
+        for item in self.inputs:
+            if not item.name:
+                continue
+            default: Any = OMIT
+            if not item.required and item.default.strip():
+                try:
+                    default = json.loads(item.default)
+                except ValueError:
+                    default = OMIT
+            f = FormField(name=item.name, kind=_KIND[item.type], required=item.required, default=default)  # type: ignore[arg-type]
+            if f.kind in ("int", "float"):
+                f.loose_number = not f.required and not isinstance(default, (int, float))
+            if f.kind == "bool" and not f.required and not isinstance(default, bool):
+                f.kind, f.choices = "choice", [True, False]
+            out.append(f)
+        return out
+
+    def _render_run_inputs(self) -> None:
+        values = {k: w.value for k, w in self.view.run_widgets.items()}
+        fields = self._input_fields()
+        kinds = {f.name: f.kind for f in fields}
+        keep = {k: val for k, val in values.items() if k in kinds}
+        self.view.show_run_inputs(fields, keep)
+
+    def refresh_structure(self) -> None:
+        """An input or step id changed: the reference choices and the run form follow."""
+        self.capture()
+        self.render()
+
+    # editing
+    def new(self) -> None:
+        self.inputs, self.steps = [], []
+        self.view.show_header("", "", False, False)
+        self.view.select.value = None
+        self.view.show_problems([])
+        self.view.output.value = ""
+        self.render()
+
+    def add_input(self, name: str = "", type: str = "string") -> None:
+        self.capture()
+        taken = {i.name for i in self.inputs}
+        if not name:
+            name = next(f"input{n}" for n in range(1, 1000) if f"input{n}" not in taken)
+        self.inputs.append(InputState(name, type))
+        self.render()
+
+    def remove_input(self, index: int) -> None:
+        self.capture()
+        if 0 <= index < len(self.inputs):
+            del self.inputs[index]
+        self.render()
+
+    def add_step(self, tool: str | None) -> None:
+        if not tool:
+            self.view.banner.show_message("Pick a tool to add as a step (register one first if there are none).")
+            return
+        self.capture()
+        taken = {s.id for s in self.steps}
+        step_id = tool if tool not in taken else next(f"{tool}_{n}" for n in range(2, 1000) if f"{tool}_{n}" not in taken)
+        self.steps.append(StepState(step_id, tool))
+        self.render()
+
+    def move(self, index: int, delta: int) -> None:
+        self.capture()
+        target = index + delta
+        if 0 <= index < len(self.steps) and 0 <= target < len(self.steps):
+            self.steps[index], self.steps[target] = self.steps[target], self.steps[index]
+        self.render()
+
+    def remove_step(self, index: int) -> None:
+        self.capture()
+        if 0 <= index < len(self.steps):
+            del self.steps[index]
+        self.render()
+
+    # chain <-> state
+    def build(self) -> tuple[Toolchain | None, list[str]]:
+        """The Toolchain the builder shows, or None and the problems that keep it from being one."""
+        self.capture()
+        v = self.view
+        problems: list[str] = []
+        inputs = []
+        for item in self.inputs:
+            default = None
+            if not item.required and item.default.strip():
+                try:
+                    default = json.loads(item.default)
+                except ValueError as exc:
+                    problems.append(f"input '{item.name}': default is not valid JSON ({exc})")
+            inputs.append({"name": item.name, "type": item.type, "required": item.required, "default": default})
+        steps = []
+        for index, step in enumerate(self.steps, 1):
+            where = f"step '{step.id or index}'"
+            fields, _ = self._fields(step)
+            by_name = {f.name: f for f in fields}
+            literal = {p: a.value for p, a in step.args.items() if a.mode == "value" and p in by_name}
+            values, bad = collect([f for f in fields if f.name in literal], literal)
+            problems += [f"{where}: argument {p}" for p in bad]
+            arguments: dict[str, Any] = {}
+            for param, arg in step.args.items():
+                if arg.mode == "ref":
+                    if arg.ref:
+                        try:
+                            arguments[param] = Ref(_join_ref(arg.ref, arg.path))
+                        except ValueError as exc:
+                            problems.append(f"{where}: argument '{param}': {_first_error(exc)}")
+                    elif param in by_name and by_name[param].required:
+                        problems.append(f"{where}: argument '{param}': pick what it refers to")
+                elif param in values:
+                    arguments[param] = values[param]
+            steps.append({"id": step.id, "tool": step.tool, "arguments": arguments})
+        if problems:
+            return None, problems
+        try:
+            chain = Toolchain.model_validate({
+                "name": v.chain_name.value.strip(), "description": v.description.value.strip(),
+                "inputs": inputs, "steps": steps, "parallel": v.parallel.value, "expose": v.expose.value,
+            })
+        except ValidationError as exc:
+            return None, [_describe(e, self.steps) for e in exc.errors()]
+        return chain, []
+
+    def show(self, chain: Toolchain) -> None:
+        """Put a chain into the builder."""
+        self.inputs = [InputState(i.name, i.type, i.required,
+                                  "" if i.required or i.default is None else json.dumps(i.default))
+                       for i in chain.inputs]
+        self.steps = []
+        for s in chain.steps:
+            step = StepState(s.id, s.tool, {a: ArgState() for a in s.arguments})
+            fields, _ = self._fields(step)
+            by_name = {f.name: f for f in fields}
+            step.as_json = {p for p, v in s.arguments.items() if not isinstance(v, Ref) and not _fits(by_name[p], v)}
+            fields, _ = self._fields(step)
+            by_name = {f.name: f for f in fields}
+            for param, value in s.arguments.items():
+                f = by_name[param]
+                if isinstance(value, Ref):
+                    base, path = _split_ref(value)
+                    step.args[param] = ArgState("ref", blank(f), base, path)
+                else:
+                    step.args[param] = ArgState("value", to_raw(f, value))
+            for f in fields:
+                step.args.setdefault(f.name, ArgState(value=blank(f)))
+            self.steps.append(step)
+        self.view.show_header(chain.name, chain.description, chain.parallel, chain.expose)
+        self.view.show_problems([])
+        self.view.output.value = ""
+        self.render()
+
+    # actions
+    def validate(self) -> list[str]:
+        chain, problems = self.build()
+        if chain is not None:
+            problems = self.chains.validate(chain)
+        self.last_problems = problems
+        self._show_step_problems(problems)
+        if problems:
+            self.view.show_problems(problems, f"{len(problems)} problem(s)")
+        else:
+            self.view.show_problems([])
+            self.view.output.value = message("✓ The chain is valid.", "ok")
+        return problems
+
+    def _show_step_problems(self, problems: list[str]) -> None:
+        for box in self.view.steps:
+            prefix = f"step '{box.id_text.value.strip()}'"
+            mine = [p[len(prefix) + 2:] for p in problems if p.startswith(prefix + ":")]
+            box.problems.value = ("<ul class='halion-err' style='margin:2px 0'>"
+                                  + "".join(f"<li>{escape(p)}</li>" for p in mine) + "</ul>") if mine else ""
+
+    def run(self) -> None:
+        """Run the chain being built (in a thread) with the run form's inputs; steps update as they finish."""
+        chain, problems = self.build()
+        if chain is None:
+            self.view.show_problems(problems, "Cannot build the chain")
+            return
+        problems = self.chains.validate(chain)
+        self._show_step_problems(problems)
+        if problems:
+            self.view.show_problems(problems, f"Cannot run: {len(problems)} problem(s)")
+            return
+        fields = self._input_fields()
+        inputs, bad = collect(fields, {k: w.value for k, w in self.view.run_widgets.items()})
+        if bad:
+            self.view.show_problems(bad, "Cannot read the inputs")
+            return
+        self.view.show_problems([])
+        self.view.output.value = message(f"Running {chain.name}…")
+        for i, box in enumerate(self.view.steps):
+            box.result.value = ""
+            box.show_status("running" if i == 0 or chain.parallel else "pending")
+        self.view.run_button.disabled = True
+        latest = self.ws.log.recent(1)
+        since = latest[0].id if latest else 0
+        done = threading.Event()
+        threading.Thread(target=self._watch, args=(chain, since, done), daemon=True, name="halion-chain-watch").start()
+
+        def finished(run: Any) -> None:
+            done.set()
+            self.last_run = run
+            self._show_run(run)
+
+        def failed(exc: BaseException) -> None:
+            done.set()
+            problems = getattr(exc, "problems", None) or [str(exc)]
+            for box in self.view.steps:
+                box.status.value = ""
+            self.view.show_problems(problems, "The chain did not run")
+            self.view.output.value = ""
+
+        def finally_() -> None:
+            done.set()
+            self.view.run_button.disabled = False
+            self.hub.emit("log")
+
+        self.worker.start(lambda: self.chains.run(chain, **inputs), on_done=finished, on_error=failed,
+                          on_finally=finally_)
+
+    def _watch(self, chain: Toolchain, since: int, done: threading.Event) -> None:
+        """Show each step's outcome as its log row appears (the run itself reports only at the end)."""
+        seen: set[int] = set()
+        order = [s.id for s in chain.steps]
+        while not done.wait(0.1):
+            try:
+                rows = [r for r in self.ws.log.recent(100, kind="step") if r.id > since and r.id not in seen
+                        and r.meta.get("chain") == chain.name]
+            except HalionError:
+                return
+            for r in sorted(rows, key=lambda r: r.id):
+                seen.add(r.id)
+                step = r.meta.get("step")
+                if step not in order or done.is_set():
+                    continue
+                box = self.view.steps[order.index(step)] if order.index(step) < len(self.view.steps) else None
+                if box is None:
+                    continue
+                box.show_status("error" if r.error else "ok", self._took(r.duration_ms))
+                nxt = order.index(step) + 1
+                if not chain.parallel and not r.error and nxt < len(self.view.steps):
+                    self.view.steps[nxt].show_status("running")
+
+    @staticmethod
+    def _took(ms: float | None) -> str:
+        return f"<span class='halion-muted'>{ms:.0f} ms</span>" if ms is not None else ""
+
+    def _show_run(self, run: Any) -> None:
+        for box, step in zip(self.view.steps, run.steps):
+            box.show_status(step.status, self._took(step.duration_ms))
+            if step.status == "ok":
+                box.result.value = f"<b>result</b>{pre(step.result)}"
+            elif step.status == "error":
+                box.result.value = f"<b class='halion-err'>error</b>{pre(step.error)}"
+            else:
+                box.result.value = ""
+        took = f" in {run.duration_ms:.0f} ms" if run.duration_ms is not None else ""
+        if run.error is None:
+            self.view.output.value = message(f"✓ {run.chain.name} finished{took}. Output:", "ok") + pre(run.output)
+        else:
+            self.view.output.value = message(f"✗ {run.error}", "error")
+
+    def save(self) -> None:
+        chain, problems = self.build()
+        if chain is None:
+            self.view.show_problems(problems, "Cannot save: the chain is not complete")
+            return
+        try:
+            path = self.chains.save(chain)
+        except HalionError as exc:
+            self.view.show_problems([str(exc)], "Not saved")
+            return
+        left = self.chains.validate(chain)
+        note = f" ({len(left)} problem(s) left: Validate lists them)" if left else ""
+        self.view.show_problems([])
+        self.view.output.value = message(f"Saved {path}{note}", "error" if left else "ok")
+        self.hub.emit("chains")
+        self.view.select.value = chain.name
+
+    def load(self, name: str | None) -> None:
+        if not name:
+            self.view.banner.show_message("Pick a saved chain to load.", "info")
+            return
+        try:
+            chain = self.chains.get(name)
+        except HalionError as exc:
+            self.view.banner.show_message(str(exc))
+            return
+        self.view.banner.hide()
+        self.show(chain)
+        self.view.select.value = name
+
+    def ask_delete(self) -> None:
+        name = self.view.select.value
+        if not name:
+            self.view.banner.show_message("Pick a saved chain to delete.", "info")
+            return
+        self.view.confirm.ask(f"Delete the chain {name} and chains/{name}.json?", lambda: self.delete(name),
+                              yes_label="Delete")
+
+    def delete(self, name: str) -> None:
+        try:
+            self.chains.remove(name)
+        except HalionError as exc:
+            self.view.banner.show_message(str(exc))
+            return
+        self.view.banner.show_message(f"Deleted the chain {name}.", "ok")
+        self.hub.emit("chains")
+
+    def export_json(self) -> None:
+        from ..core.toolchain_registry import chain_to_json
+
+        chain, problems = self.build()
+        if chain is None:
+            self.view.share_status.value = message("; ".join(problems), "error")
+            return
+        self.view.json.value = json.dumps(chain_to_json(chain), indent=2, ensure_ascii=False)
+        self.view.share_status.value = message("The chain as JSON: copy it, or save it with Export to file.", "ok")
+
+    def import_json(self) -> None:
+        try:
+            chain = Toolchain.model_validate_json(self.view.json.value)
+        except ValidationError as exc:
+            errors = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'chain'}: {e['msg']}" for e in exc.errors()[:5])
+            self.view.share_status.value = message(f"Not a chain: {errors}", "error")
+            return
+        self.show(chain)
+        self.view.share_status.value = message(f"Loaded {chain.name} into the builder (not saved yet).", "ok")
+
+    def export_file(self) -> None:
+        path = self.view.path.value.strip()
+        chain, problems = self.build()
+        if chain is None or not path:
+            self.view.share_status.value = message("; ".join(problems) or "Type a path to export to.", "error")
+            return
+        try:
+            self.chains.save(chain)
+            written = self.chains.export(chain.name, path)
+        except (HalionError, OSError) as exc:
+            self.view.share_status.value = message(str(exc), "error")
+            return
+        self.hub.emit("chains")
+        self.view.share_status.value = message(f"Saved and exported to {written}", "ok")
+
+    def import_file(self) -> None:
+        path = self.view.path.value.strip()
+        if not path:
+            self.view.share_status.value = message("Type the path of a chain file.", "error")
+            return
+        try:
+            chain = self.chains.import_(path, overwrite=True)
+        except (HalionError, OSError) as exc:
+            self.view.share_status.value = message(str(exc), "error")
+            return
+        self.hub.emit("chains")
+        self.show(chain)
+        self.view.select.value = chain.name
+        self.view.share_status.value = message(f"Imported {chain.name} into this workspace.", "ok")
+
+    def draft(self) -> None:
+        goal = self.view.goal.value.strip()
+        if not goal:
+            self.view.draft_status.value = message("Type a goal first.", "error")
+            return
+        self.view.draft_button.disabled = True
+        self.view.draft_status.value = message("Asking the model…")
+        started = time.perf_counter()
+
+        def done(chain: Toolchain) -> None:
+            self.show(chain)
+            self.view.draft_status.value = message(
+                f"Draft {chain.name} loaded ({time.perf_counter() - started:.1f} s): review, Validate, Save.", "ok")
+
+        def failed(exc: BaseException) -> None:
+            self.view.draft_status.value = message(str(exc) or type(exc).__name__, "error")
+
+        def finish() -> None:
+            self.view.draft_button.disabled = False
+            self.hub.emit("log")
+
+        self.draft_worker.start(lambda: self.chains.draft(goal), on_done=done, on_error=failed, on_finally=finish)
+
+    # sync
+    def _tools_changed(self, event: str, name: str) -> None:
+        if event == "state":
+            return
+        self.view.show_tools(self.ws.tools.names())
+        if any(s.tool == name for s in self.steps) or event == "loaded":
+            self.capture()
+            self.render()
+
+    def _chains_changed(self) -> None:
+        self.view.show_chains(self.chains.names(), self.view.select.value)
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+    return str(exc)
+
+
+def _describe(error: Any, steps: list[StepState]) -> str:
+    loc = list(error["loc"])
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if loc and loc[0] == "steps" and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(steps):
+        step = steps[loc[1]]
+        rest = ".".join(map(str, loc[2:]))
+        return f"step '{step.id or loc[1] + 1}': {rest + ': ' if rest else ''}{msg}"
+    if loc == ["name"]:
+        return f"chain: name: {msg} (a Python identifier such as weather_report)"
+    return f"{'.'.join(map(str, loc)) or 'chain'}: {msg}"
+
+
+def chains_panel(ws: "Workspace") -> ChainsView:
+    view = ChainsView()
+    ChainsController(ws, view)
+    return view
+

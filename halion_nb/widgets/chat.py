@@ -1,0 +1,378 @@
+"""Chat panel: the conversation, answers streamed as markdown, tool calls as collapsible cards.
+
+Enter in the one-line box sends; for several lines, the ¶ button swaps in a text area
+whose Enter makes a new line, and Send sends (ipywidgets' Textarea has no Enter event).
+The turn runs in a thread so the kernel keeps answering clicks (Stop sets the cancel event).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from html import escape
+from typing import TYPE_CHECKING, Any, Callable
+
+import ipywidgets as W
+
+from ..errors import HalionError, ModelServiceError
+from ._coalesce import Coalescer
+from ._controller import Controller
+from ._ui import Banner, PanelView, button, css, html, message, pre, show
+
+if TYPE_CHECKING:
+    from ..services.chat import ChatResult, Conversation, ToolCallRecord
+    from ..workspace import Workspace
+
+MODELS = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o", "o4-mini")
+"""Suggestions in the model box; any name the service knows can be typed."""
+CURSOR = " ▍"
+
+
+def markdown_output(text: str) -> dict[str, Any]:
+    """One display_data output that JupyterLab renders as markdown."""
+    return {"output_type": "display_data", "data": {"text/markdown": text, "text/plain": text}, "metadata": {}}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+class ChatView(PanelView):
+    name = "chat"
+
+    def __init__(self) -> None:
+        self.model = css(W.Combobox(options=MODELS, ensure_option=False, continuous_update=False,
+                                    description="model", layout=W.Layout(width="260px"),
+                                    style={"description_width": "44px"}), "halion-chat-model")
+        self.new_button = button("New conversation", "halion-chat-new", icon="plus")
+        self.history = css(W.VBox(layout=W.Layout(min_height="60px")), "halion-chat-history")
+        self.empty = html("<i class='halion-muted'>Ask something; the model may call the active tools.</i>",
+                          "halion-chat-empty")
+        self.live = css(W.VBox(), "halion-chat-live")
+        self.banner = Banner("halion-chat-error", action="Retry", action_cls="halion-chat-retry")
+        self.retry = self.banner.action
+        self.status = html(cls="halion-chat-status")
+        self.input = css(W.Text(placeholder="Message (Enter sends)", layout=W.Layout(flex="1 1 auto")),
+                         "halion-chat-input")
+        self.input_multi = css(W.Textarea(placeholder="Message (several lines; Send sends)",
+                                          layout=W.Layout(flex="1 1 auto", height="80px")), "halion-chat-input-multi")
+        show(self.input_multi, False)
+        self.multiline = css(W.ToggleButton(value=False, icon="paragraph", tooltip="Several lines",
+                                            layout=W.Layout(width="36px")), "halion-chat-multiline")
+        self.send_button = button("Send", "halion-chat-send", icon="paper-plane", style="primary")
+        self.stop_button = button("Stop", "halion-chat-stop", icon="stop", style="warning",
+                                  tooltip="Stop this answer (the conversation stays)")
+        self.stop_button.disabled = True
+        toolbar = W.HBox([html("<b>💬 Chat</b>"), self.model, self.new_button], layout=W.Layout(align_items="center"))
+        box = css(W.VBox([self.empty, self.history, self.live]), "halion-chat-history-box")
+        inputs = W.HBox([self.input, self.input_multi, self.multiline, self.send_button, self.stop_button],
+                        layout=W.Layout(align_items="flex-start"))
+        super().__init__([toolbar, box, self.banner, self.status, inputs])
+
+    # input
+    def message_text(self) -> str:
+        return (self.input_multi if self.multiline.value else self.input).value
+
+    def clear_input(self) -> None:
+        self.input.value = ""
+        self.input_multi.value = ""
+
+    def use_multiline(self, on: bool) -> None:
+        if on:
+            self.input_multi.value = self.input.value
+        else:
+            self.input.value = self.input_multi.value.replace("\n", " ")
+        show(self.input_multi, on)
+        show(self.input, not on)
+
+    def set_running(self, running: bool) -> None:
+        self.send_button.disabled = running
+        self.stop_button.disabled = not running
+        self.input.disabled = running
+        self.input_multi.disabled = running
+        self.retry.disabled = running
+
+    # history pieces
+    @staticmethod
+    def user_bubble(text: str) -> W.Widget:
+        body = escape(text).replace("\n", "<br>")
+        return css(W.HTML(f"<div>{body}</div>", layout=W.Layout(align_self="flex-end")), "halion-chat-user")
+
+    @staticmethod
+    def answer(text: str) -> W.Output:
+        out = css(W.Output(), "halion-chat-assistant")
+        out.outputs = (markdown_output(text),)
+        return out
+
+    @staticmethod
+    def set_answer(out: W.Output, text: str) -> None:
+        out.outputs = (markdown_output(text),)
+
+    @staticmethod
+    def tool_card(name: str, arguments: Any, result: Any, error: str | None, duration_ms: float | None,
+                  to_person: bool = False) -> W.Widget:
+        state = "✗ error" if error is not None else ("✓ result → you" if to_person else "✓")
+        took = f" · {duration_ms:.0f} ms" if duration_ms is not None else ""
+        parts = [f"<b>arguments</b>{pre(arguments)}"]
+        parts.append(f"<b class='halion-err'>error</b>{pre(error)}" if error is not None
+                     else f"<b>result</b>{pre(result)}")
+        body = css(W.HTML("".join(parts)), "halion-chat-toolcall-body")
+        card = W.Accordion(children=[body], titles=(f"🔧 {name} {state}{took}",), selected_index=None)
+        css(card, "halion-chat-toolcall", "halion-chat-toolcall-error" if error is not None else "halion-chat-toolcall-ok")
+        return card
+
+    @staticmethod
+    def direct_result(text: str) -> W.Output:
+        out = css(W.Output(), "halion-chat-assistant", "halion-chat-direct")
+        out.outputs = (markdown_output(text),)
+        return out
+
+    @staticmethod
+    def note(text: str, kind: str = "info") -> W.Widget:
+        return css(W.HTML(message(text, kind)), "halion-chat-note")
+
+    def show_history(self, widgets: list[W.Widget]) -> None:
+        self.history.children = widgets
+        show(self.empty, not widgets and not self.live.children)
+
+    def show_live(self, widgets: list[W.Widget]) -> None:
+        old = self.live.children
+        self.live.children = widgets
+        for w in old:
+            if w not in widgets:
+                w.close()
+        show(self.empty, not widgets and not self.history.children)
+
+
+class ChatController(Controller):
+    """Runs turns in a worker thread; the history view follows `ws.conversation.messages`."""
+
+    view: ChatView
+
+    def __init__(self, ws: "Workspace", view: ChatView) -> None:
+        super().__init__(ws, view)
+        self.cancel = threading.Event()
+        self.last_result: "ChatResult | None" = None
+        self.last_error: BaseException | None = None
+        self._records: dict[str, "ToolCallRecord"] = self.hub.chat_records
+        self._turn_lock = self.hub.chat_lock
+        self._shown: list[tuple[int, list[W.Widget]]] = []  # (id of message dict, its widgets)
+        self._conversation: "Conversation | None" = None
+        self._segment: W.Output | None = None
+        self._segment_text = ""
+        self._seen = 0
+        self._turn_from = 0
+        self._started = 0.0
+        self.stream = Coalescer(self._paint, per_second=20)
+        v = view
+        v.model.value = ws.model
+        v.model.observe(lambda ch: self.set_model(ch["new"]), "value")
+        v.input.on_msg(self._on_input_msg)
+        v.send_button.on_click(lambda _: self.send())
+        v.stop_button.on_click(lambda _: self.stop())
+        v.retry.on_click(lambda _: self.retry())
+        v.new_button.on_click(lambda _: self.new_conversation())
+        v.multiline.observe(lambda ch: v.use_multiline(ch["new"]), "value")
+        self.on("model", lambda _: self._model_changed())
+        self.on("conversation", lambda _: None if self.worker.busy else self.sync_history())
+        self.sync_history()
+
+    # model
+    def set_model(self, name: str) -> None:
+        name = (name or "").strip()
+        if name and name != self.ws.model:
+            self.ws.model = name
+            self.hub.emit("model")
+
+    def _model_changed(self) -> None:
+        if self.view.model.value != self.ws.model:
+            self.view.model.value = self.ws.model
+
+    # sending
+    def _on_input_msg(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
+        if content.get("event") == "submit":
+            self.send()
+
+    def send(self, text: str | None = None) -> bool:
+        """Send the typed message (or `text`) in a thread; False when nothing was sent."""
+        text = self.view.message_text() if text is None else text
+        if not text.strip():
+            return False
+        conversation = self.ws.conversation
+        started = self._start(lambda on_text: conversation.send(text, on_text=on_text, cancel=self.cancel),
+                              pending=text)
+        if started:
+            self.view.clear_input()
+        return started
+
+    def retry(self) -> bool:
+        """Ask again after a failed turn (Conversation.retry); the person's message is not repeated."""
+        conversation = self.ws.conversation
+        return self._start(lambda on_text: conversation.retry(on_text=on_text, cancel=self.cancel), pending=None)
+
+    def stop(self) -> None:
+        """Cancel the running turn: it ends at the next streamed piece, the history stays."""
+        if self.worker.busy:
+            self.cancel.set()
+            self.view.status.value = message("Stopping…")
+
+    def new_conversation(self) -> None:
+        if self.worker.busy:
+            self.view.status.value = message("Stop the running answer first.", "error")
+            return
+        self.ws.new_chat()
+        self._records.clear()
+        self.view.banner.hide()
+        self.view.status.value = ""
+        self.sync_history()
+        self.hub.emit("conversation")
+
+    def _start(self, turn: Callable[[Callable[[str], None]], "ChatResult"], pending: str | None) -> bool:
+        if self.worker.busy or not self._turn_lock.acquire(blocking=False):
+            self.view.status.value = message("An answer is already running (here or in another chat panel).",
+                                             "error")
+            return False
+        self.cancel = threading.Event()
+        self.last_error = None
+        self._conversation = self.ws.conversation
+        self._seen = len(self._conversation.messages)
+        self._turn_from = len([m for m in self._conversation.messages if m.get("role") != "system"])
+        self._started = time.perf_counter()
+        self.view.banner.hide()
+        self.view.set_running(True)
+        self.view.status.value = message(f"{self.ws.model} is answering…")
+        live: list[W.Widget] = [self.view.user_bubble(pending)] if pending is not None else []
+        self._segment, self._segment_text = self.view.answer("…"), ""
+        self.view.show_live([*live, self._segment])
+
+        def finish() -> None:
+            self._turn_lock.release()
+            self.view.set_running(False)
+            self.hub.emit("log")
+            self.hub.emit("conversation")
+
+        started = self.worker.start(lambda: turn(self._on_text), on_done=self._done, on_error=self._failed,
+                                    on_finally=finish)
+        if not started:
+            self._turn_lock.release()
+            self.view.set_running(False)
+        return started
+
+    # streaming (worker thread)
+    def _on_text(self, delta: str) -> None:
+        conversation = self._conversation
+        if conversation is not None and len(conversation.messages) != self._seen:
+            # a new round after tool calls: show what the last rounds added, start a new segment
+            self.stream.flush()
+            self._seen = len(conversation.messages)
+            self.sync_history()
+            self._segment, self._segment_text = self.view.answer(""), ""
+            self.view.show_live([self._segment])
+        self._segment_text += delta
+        self.stream.push(self._segment_text)
+
+    def _paint(self, text: str) -> None:
+        if self._segment is not None:
+            self.view.set_answer(self._segment, self.ws.env.redact(text) + CURSOR)
+
+    def _done(self, result: "ChatResult") -> None:
+        self.stream.cancel()
+        self.last_result = result
+        for record in result.tool_calls:
+            self._records[record.id] = record
+        self.view.show_live([])
+        self._segment = None
+        self.sync_history(rebuild_from=self._turn_from)
+        seconds = time.perf_counter() - self._started
+        u = result.usage
+        calls = len(result.tool_calls)
+        summary = (f"{result.model} · {result.rounds} round(s) · {calls} tool call(s) · "
+                   f"{u.prompt_tokens}+{u.completion_tokens} tokens · {seconds:.1f} s")
+        if result.stopped_reason == "cancelled":
+            self.view.status.value = message(f"Stopped. {summary}")
+        elif result.stopped_reason == "max_rounds":
+            self.view.status.value = message(result.text, "error")
+        else:
+            self.view.status.value = message(summary)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.stream.cancel()
+        self.last_error = exc
+        self.view.show_live([])
+        self._segment = None
+        self.sync_history()
+        self.view.status.value = ""
+        if isinstance(exc, HalionError):
+            text = str(exc)
+            kind = "The model service failed" if isinstance(exc, ModelServiceError) else "Could not answer"
+        else:
+            text, kind = f"{type(exc).__name__}: {exc}", "Unexpected error"
+        self.view.banner.show_message(f"{kind}: {self.ws.env.redact(text)}", "error", action=True)
+
+    # history
+    def sync_history(self, rebuild_from: int | None = None) -> None:
+        """Make the history show the current conversation's messages (only new ones are built).
+
+        `rebuild_from` rebuilds from that message on (the turn's tool cards once their
+        durations are known).
+        """
+        conversation = self.ws.conversation
+        messages = [m for m in conversation.messages if m.get("role") != "system"]
+        keep = 0
+        limit = len(self._shown) if rebuild_from is None else min(rebuild_from, len(self._shown))
+        while keep < limit and keep < len(messages) and self._shown[keep][0] == id(messages[keep]):
+            keep += 1
+        for _, widgets in self._shown[keep:]:
+            for w in widgets:
+                w.close()
+        self._shown = self._shown[:keep]
+        answers = {m.get("tool_call_id"): m.get("content") for m in messages if m.get("role") == "tool"}
+        for m in messages[keep:]:
+            self._shown.append((id(m), self._widgets_for(m, answers)))
+        self.view.show_history([w for _, ws in self._shown for w in ws])
+
+    def _widgets_for(self, m: dict[str, Any], answers: dict[Any, Any]) -> list[W.Widget]:
+        role = m.get("role")
+        redact = self.ws.env.redact
+        if role == "user":
+            return [self.view.user_bubble(redact(_text(m.get("content") or "")))]
+        if role != "assistant":
+            return []
+        out: list[W.Widget] = []
+        if m.get("content"):
+            out.append(self.view.answer(redact(m["content"])))
+        for call in m.get("tool_calls") or []:
+            fn = call.get("function", {})
+            record = self._records.get(call.get("id"))
+            if record is not None:
+                out.append(self.view.tool_card(record.name, _redacted(record.arguments, redact),
+                                               _redacted(record.result, redact),
+                                               redact(record.error) if record.error is not None else None,
+                                               record.duration_ms, record.to_person))
+                if record.to_person and record.error is None:
+                    out.append(self.view.direct_result(redact(_text(record.result))))
+                continue
+            answer = answers.get(call.get("id"))
+            error = answer[len("Error: "):] if isinstance(answer, str) and answer.startswith("Error: ") else None
+            try:
+                arguments = json.loads(fn.get("arguments") or "{}")
+            except ValueError:
+                arguments = fn.get("arguments")
+            out.append(self.view.tool_card(fn.get("name", "?"), _redacted(arguments, redact),
+                                           redact(answer) if error is None and answer is not None else None,
+                                           redact(error) if error is not None else None, None))
+        return out
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    if value is None:
+        return None
+    text = _text(value)
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
+
+
+def chat_panel(ws: "Workspace") -> ChatView:
+    view = ChatView()
+    ChatController(ws, view)
+    return view

@@ -1,0 +1,101 @@
+"""The model layer: configuration, structured output, error mapping, lazy import."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from pydantic import BaseModel
+
+from halion_nb.errors import AuthenticationFailed, ConfigError, ModelServiceError, ServiceUnavailable
+from halion_nb.services import llm
+from halion_nb.testing import FakeOpenAI, error, malformed, reply
+from halion_nb.workspace import Workspace
+
+KEY = "sk-fake-key-for-tests"
+
+
+class Draft(BaseModel):
+    name: str
+    steps: list[str]
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> Iterator[Workspace]:
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.delenv("HALION_REPLAY", raising=False)
+    monkeypatch.delenv("HALION_MODEL", raising=False)
+    w = Workspace(tmp_path)
+    w.max_retries = 0
+    yield w
+    w.log.close()
+
+
+def test_parse_structured_returns_the_model_and_logs_it(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(reply(json_content={"name": "weather_report", "steps": ["fetch", "format"]}, usage=(50, 12)))
+    out = llm.parse_structured(ws, [{"role": "user", "content": "draft a chain"}], Draft, model="gpt-draft")
+    assert out == Draft(name="weather_report", steps=["fetch", "format"])
+    body = fake_openai.requests[0]
+    assert body["model"] == "gpt-draft" and body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["name"] == "Draft"
+    row = ws.log.recent(1, kind="model")[0]
+    assert (row.name, row.prompt_tokens, row.completion_tokens, row.meta["purpose"]) == ("gpt-draft", 50, 12, "draft")
+
+
+def test_parse_structured_maps_errors(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(error(401, "bad key"), reply(json_content={"name": "x"}), malformed())
+    messages = [{"role": "user", "content": "draft"}]
+    with pytest.raises(AuthenticationFailed):
+        llm.parse_structured(ws, messages, Draft)
+    with pytest.raises(ModelServiceError, match="does not match Draft"):
+        llm.parse_structured(ws, messages, Draft)
+    with pytest.raises(ServiceUnavailable, match="cannot be read"):
+        llm.parse_structured(ws, messages, Draft)
+    assert all(r.error for r in ws.log.recent(3, kind="model"))
+
+
+def test_model_comes_from_halion_model(ws: Workspace, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HALION_MODEL", "llama3.2")
+    fake_openai.script(reply("hi"))
+    assert ws.chat("hello").text == "hi"
+    assert fake_openai.requests[0]["model"] == "llama3.2"
+
+
+def test_base_url_without_key_uses_a_placeholder(ws: Workspace, fake_openai: FakeOpenAI,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    fake_openai.script(reply("local model here"))
+    assert llm.mode(ws) == "live"
+    assert ws.chat("hello").text == "local model here"
+    assert fake_openai.request_headers[0]["authorization"] == f"Bearer {llm.NO_KEY}"
+
+
+def test_the_key_is_sent_as_the_sdk_reads_it(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(reply("ok"))
+    ws.chat("hello")
+    assert fake_openai.request_headers[0]["authorization"] == f"Bearer {KEY}"
+
+
+def test_no_configuration_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HALION_REPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_API_KEY.*OPENAI_BASE_URL.*HALION_MODEL.*HALION_REPLAY"):
+        llm.complete(Workspace(tmp_path), [{"role": "user", "content": "hi"}])
+
+
+def test_the_client_follows_configuration_changes(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    first = llm.client(ws)
+    assert llm.client(ws) is first
+    ws.request_timeout = 5
+    second = llm.client(ws)
+    assert second is not first and second.timeout == 5 and second.max_retries == 0
+
+
+def test_importing_halion_does_not_import_openai() -> None:
+    code = ("import sys, halion_nb, halion_nb.services.llm, halion_nb.services.chat, halion_nb.render_chat, "
+            "halion_nb.notebook.chat_commands; print('openai' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
