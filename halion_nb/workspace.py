@@ -76,6 +76,18 @@ class Workspace:
         """The tools sent to the model: every active tool, then every chain marked `expose: true`."""
         return self.tools.active() + self.chains.exposed_tools()
 
+    def describe_mode(self) -> str:
+        """One sentence saying how this workspace reaches a model: live, recording or replaying."""
+        from .services.llm import mode
+
+        which = mode(self)
+        where = os.environ.get("OPENAI_BASE_URL") or "OpenAI"
+        return {
+            "live": f"Live: model {self.model} at {where}.",
+            "record": f"Live: model {self.model} at {where}, recording to {self.replay}.",
+            "replay": f"Offline: replaying recorded model responses from {self.replay} (no API key needed).",
+        }[which]
+
     @cached_property
     def chains(self) -> "Chains":
         """Toolchains: `chains/*.json`, validation, runs, drafting."""

@@ -78,18 +78,21 @@ CELLS = [
     "%halion env",
     "%halion save --all",
     "%halion show whoami",
+    "%halion tools",
+    "ws.tools",
+    "ws.conversation",
     '%halion draft "the length of the DEMO_SERVICE_TOKEN"',
     # chains: saved to chains/*.json, run, and the run displayed
-    "from halion_nb.models import Toolchain, ToolchainStep\n"
-    "chain = Toolchain(name='who_chain', steps=[ToolchainStep(id='who', tool='whoami', arguments={'service': 'gitlab'})])\n"
-    "print(ws.chains.save(chain))\n"
-    "run = ws.chains.run('who_chain')\nrun",
+    ("from halion_nb.models import Toolchain, ToolchainStep\n"
+     "chain = Toolchain(name='who_chain', steps=[ToolchainStep(id='who', tool='whoami', arguments={'service': 'gitlab'})])\n"
+     "print(ws.chains.save(chain))\n"
+     "run = ws.chains.run('who_chain')\nrun"),
     "print(run)",
     "run.steps[0]",
-    "try:\n    ws.chains.run(Toolchain(name='bad_chain', steps=[ToolchainStep(id='c', tool='check_token', "
-    "arguments={'service': 'gitlab'})])).raise_for_error()\nexcept Exception as exc:\n    print(exc)",
-    "ws.chains.run(Toolchain(name='bad_chain', steps=[ToolchainStep(id='c', tool='check_token', "
-    "arguments={'service': 'gitlab'})]))",
+    ("try:\n    ws.chains.run(Toolchain(name='bad_chain', steps=[ToolchainStep(id='c', tool='check_token', "
+     "arguments={'service': 'gitlab'})])).raise_for_error()\nexcept Exception as exc:\n    print(exc)"),
+    ("ws.chains.run(Toolchain(name='bad_chain', steps=[ToolchainStep(id='c', tool='check_token', "
+     "arguments={'service': 'gitlab'})]))"),
 ]
 
 
@@ -132,6 +135,8 @@ def test_a_secret_reaches_no_output_log_file_or_recording(session: tuple[Path, s
     assert errors == [], errors
     assert "***" in notebook, "the secret was shown, redacted"
     assert "rejected the token ***" in notebook, "the tool's error message is shown, redacted"
+    printed = next(c for c in nb.cells if c.source == "print(result)").outputs[0]["text"]
+    assert printed.startswith("You are octocat; your token is ***")
 
     leaks = [f"notebook cell {i}: {c.source.splitlines()[0]!r}" for i, c in enumerate(nb.cells)
              if SECRET in json.dumps(c.outputs)]

@@ -29,9 +29,11 @@ class LiveAnswer:
         self.parts.append(delta)
         now = time.monotonic()
         if self.handle is None:
-            self.handle = display(self._view(), display_id=True)
-            self._last = now
-        elif now - self._last >= UPDATE_INTERVAL:
+            # Start blank and end blank (see finish): the saved notebook then holds the same
+            # outputs whatever the stream's timing was, which keeps nbval comparisons stable.
+            self.handle = display(_BLANK, display_id=True)
+            self._last = 0.0
+        if now - self._last >= UPDATE_INTERVAL:
             self.handle.update(self._view())
             self.updates += 1
             self._last = now
@@ -44,10 +46,23 @@ class LiveAnswer:
         if final is None:
             if self.handle is not None:
                 self.handle.update(self._view(done=True))
-        elif self.handle is None:
-            display(final)
         else:
-            self.handle.update(final)
+            if self.handle is not None:
+                self.handle.update(_BLANK)
+            display(final)
+
+
+class _Blank:
+    """An empty output: what a streaming view starts and ends as."""
+
+    def __repr__(self) -> str:
+        return ""
+
+    def _repr_html_(self) -> str:
+        return ""
+
+
+_BLANK = _Blank()
 
 
 @command("chat", "Send a message to the model; %%halion chat sends the cell. The answer streams in.",

@@ -10,6 +10,7 @@ from ..render import parameter_rows, tool_card
 
 if TYPE_CHECKING:
     from ..core.tool import Tool
+    from ..core.tool_registry import ToolRegistry
     from ..workspace import Workspace
 
 
@@ -56,3 +57,24 @@ class ToolDetail:
         source = self.tool.source or "(no source)"
         return (f"### {self.tool.name}\n\n```json\n{json.dumps(self.tool.schema, indent=2)}\n```\n\n"
                 f"```python\n{source.rstrip()}\n```")
+
+
+@dataclass
+class ToolsTable:
+    """`%halion tools`: every tool with its state."""
+
+    registry: "ToolRegistry"
+
+    def __repr__(self) -> str:
+        states = self.registry.manager.states()
+        lines = []
+        for tool in self.registry.all():
+            state = states.get(tool.name)
+            active = "active" if state is None or state.active else "inactive"
+            target = "model" if state is None or state.postprocess else "you"
+            lines.append(f"{tool.name:<24} {active:<8} result→{target:<5} ({', '.join(tool.spec.field_names)})"
+                         f"  {tool.description}")
+        return "\n".join(lines) or "no tools yet: write a %%tool cell"
+
+    def _repr_html_(self) -> str:
+        return self.registry._repr_html_()

@@ -112,7 +112,7 @@ class EnvStatus:
     env_file: str
 
     @classmethod
-    def of(cls, ws: "Workspace") -> "EnvStatus":
+    def of(cls, ws: Workspace) -> EnvStatus:
         needed: dict[str, list[str]] = {}
         for tool in ws.tools.names():
             try:

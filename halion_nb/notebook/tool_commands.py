@@ -8,12 +8,12 @@ from IPython.display import display
 
 from ..workspace import workspace
 from .commands import UsageError, arg, command
-from .display import ToolCard, ToolDetail
+from .display import ToolCard, ToolDetail, ToolsTable
 
 
 @command("tools", "List the workspace's tools with their state.")
 def _tools(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
-    display(workspace().tools)
+    display(ToolsTable(workspace().tools))
 
 
 @command("show", "Show a tool's schema and source.", arg("name"))

@@ -24,12 +24,14 @@ import inspect
 import linecache
 import pathlib
 import re
+import sys
 import types
 import typing
 import uuid
 from collections import abc as _abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -107,7 +109,7 @@ class ToolDraft(BaseModel):
         """True when the draft has no problems (it may still have warnings)."""
         return not self.problems
 
-    def accept(self, ws: "Workspace", *, save: bool = True, force: bool = False) -> "Tool":
+    def accept(self, ws: Workspace, *, save: bool = True, force: bool = False) -> Tool:
         """Run the code (the person's decision), register the tool and save `tools/<name>.py`."""
         return accept_draft(ws, self, save=save, force=force)
 
@@ -159,18 +161,18 @@ def _longest_backtick_run(text: str) -> int:
 class ToolAuthor:
     """Drafting and accepting for one workspace; `ws.tools.draft` / `ws.tools.accept` call it."""
 
-    def __init__(self, ws: "Workspace") -> None:
+    def __init__(self, ws: Workspace) -> None:
         self.ws = ws
 
     def draft(self, description: str, *, name: str | None = None, model: str | None = None,
               retries: int = MAX_RETRIES) -> ToolDraft:
         return draft_tool(self.ws, description, name=name, model=model, retries=retries)
 
-    def accept(self, draft: ToolDraft, *, save: bool = True, force: bool = False) -> "Tool":
+    def accept(self, draft: ToolDraft, *, save: bool = True, force: bool = False) -> Tool:
         return accept_draft(self.ws, draft, save=save, force=force)
 
 
-def draft_tool(ws: "Workspace", description: str, *, name: str | None = None, model: str | None = None,
+def draft_tool(ws: Workspace, description: str, *, name: str | None = None, model: str | None = None,
                retries: int = MAX_RETRIES) -> ToolDraft:
     """Ask the model for a tool doing `description`; check it, and let the model fix problems
     (at most `retries` more requests). Nothing of the draft is run."""
@@ -190,6 +192,8 @@ def draft_tool(ws: "Workspace", description: str, *, name: str | None = None, mo
         reply = parse_structured(ws, messages, DraftReply, model=model, purpose="draft")
         assert isinstance(reply, DraftReply)
         draft = make_draft(reply, request=description, ws=ws, attempts=attempts)
+        if name and draft.name != name:
+            draft.problems.append(f"the tool must be named '{name}', not '{draft.name}'")
         if draft.ok or attempts > retries:
             return draft
         shown = DraftReply(name=draft.name, code=draft.code, env_vars=draft.env_vars, rationale=draft.rationale)
@@ -197,7 +201,7 @@ def draft_tool(ws: "Workspace", description: str, *, name: str | None = None, mo
         messages.append({"role": "user", "content": _fix_text(draft)})
 
 
-def _request_text(ws: "Workspace", description: str, name: str | None) -> str:
+def _request_text(ws: Workspace, description: str, name: str | None) -> str:
     lines = [f"Write a tool that does this:\n{description}"]
     if name:
         lines.append(f"Name the tool (and its function) `{name}`.")
@@ -217,7 +221,7 @@ def _fix_text(draft: ToolDraft) -> str:
             "corrected tool (name, code, env_vars, rationale).")
 
 
-def make_draft(reply: DraftReply, *, request: str = "", ws: "Workspace | None" = None,
+def make_draft(reply: DraftReply, *, request: str = "", ws: Workspace | None = None,
                attempts: int = 1) -> ToolDraft:
     """A ToolDraft from the model's reply, with the static check's problems and warnings.
 
@@ -246,7 +250,7 @@ def make_draft(reply: DraftReply, *, request: str = "", ws: "Workspace | None" =
 
 # -- accepting ------------------------------------------------------------------------------
 
-def accept_draft(ws: "Workspace", draft: ToolDraft, *, save: bool = True, force: bool = False) -> "Tool":
+def accept_draft(ws: Workspace, draft: ToolDraft, *, save: bool = True, force: bool = False) -> Tool:
     """Run the draft's code (only now, on the person's request), register it with the code as
     its source, and write `tools/<name>.py`. A draft with problems is refused unless `force`."""
     if draft.problems and not force:
@@ -257,14 +261,20 @@ def accept_draft(ws: "Workspace", draft: ToolDraft, *, save: bool = True, force:
     name = check_name(draft.name)
     filename = f"<tool draft {name}>"
     linecache.cache[filename] = (len(draft.code), None, draft.code.splitlines(True), filename)
-    namespace: dict[str, Any] = {"__name__": f"halion_tools.{name}", "__builtins__": builtins}
+    module = types.ModuleType(f"halion_tools.{name}")  # like a loaded tools/<name>.py
+    previous = sys.modules.get(module.__name__)
+    sys.modules[module.__name__] = module  # pydantic resolves a model's annotations through it
     try:
-        exec(compile(draft.code, filename, "exec"), namespace)  # noqa: S102 - the person accepted it
+        exec(compile(draft.code, filename, "exec"), module.__dict__)  # noqa: S102 - the person accepted it
     except Exception as exc:
+        if previous is None:
+            sys.modules.pop(module.__name__, None)
+        else:
+            sys.modules[module.__name__] = previous
         raise ToolDefinitionError(
             f"Running the draft '{name}' failed: {type(exc).__name__}: {ws.env.redact(exc)}"
         ) from None
-    fn = namespace.get(name)
+    fn = getattr(module, name, None)
     if not inspect.isfunction(fn):
         raise ToolDefinitionError(f"The draft's code defines no function named '{name}'.")
     tool = ws.tools.register(fn, name=name, source=draft.code)
@@ -410,7 +420,7 @@ class _Names:
     star_import: bool
 
     @classmethod
-    def of(cls, tree: ast.Module, nodes: list[ast.AST]) -> "_Names":
+    def of(cls, tree: ast.Module, nodes: list[ast.AST]) -> _Names:
         aliases: dict[str, str] = {}
         top: dict[str, str] = {}
         bound: set[str] = set()
@@ -432,9 +442,7 @@ class _Names:
                 bound.update(found)
                 if id(node) in top_nodes:
                     top.update(found)
-            elif kind in _DEFINITIONS:
-                bound.add(node.name)  # type: ignore[attr-defined]
-            elif kind in _NAMED and getattr(node, "name", None):
+            elif kind in _DEFINITIONS or kind in _NAMED and getattr(node, "name", None):
                 bound.add(node.name)  # type: ignore[attr-defined]
             elif kind is ast.Global or kind is ast.Nonlocal:
                 bound.update(node.names)  # type: ignore[attr-defined]

@@ -202,7 +202,13 @@ def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[s
     own = len(calls) > POOL_SIZE
     pool = ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="halion-tool") if own else _shared_pool()
     started = time.perf_counter()
-    futures: list[Future[ToolCallRecord]] = [pool.submit(_run_one, ws, tools, c) for c in calls]
+    futures: list[Future[ToolCallRecord]] = []
+    for c in calls:
+        try:
+            futures.append(pool.submit(_run_one, ws, tools, c))
+        except RuntimeError:  # another turn retired the shared pool just now
+            pool = _shared_pool()
+            futures.append(pool.submit(_run_one, ws, tools, c))
     records, abandoned = [], False
     for c, future in zip(calls, futures):
         try:
@@ -281,5 +287,5 @@ def _log_tool(ws: "Workspace", r: ToolCallRecord, conversation_id: str | None) -
         ws.log.record("tool", name=r.name, conversation_id=conversation_id, arguments=r.arguments,
                       result=r.result if r.error is None else None, error=r.error, duration_ms=r.duration_ms,
                       meta={"call_id": r.id, "to_person": r.to_person})
-    except Exception:
+    except Exception:  # a broken log never breaks the chat
         log.warning("could not write the tool call to the log", exc_info=True)

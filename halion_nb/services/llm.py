@@ -6,11 +6,9 @@ pydantic model as structured output. `openai` is imported on first use only.
 """
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
-import queue
 import threading
 import time
 import uuid
@@ -139,13 +137,8 @@ def complete(
     cancel: threading.Event | None = None,
     conversation_id: str | None = None,
     purpose: str = "chat",
-    flush: bool = True,
 ) -> Completion:
-    """Send one Chat Completions request and return the assembled answer (logged as kind "model").
-
-    The log row is written on a background thread; `flush=False` returns without waiting for
-    it (the chat loop flushes once at the end of the turn).
-    """
+    """Send one Chat Completions request and return the assembled answer (logged as kind "model")."""
     name = model or ws.model
     request: dict[str, Any] = {"model": name, "messages": messages}
     if tools:
@@ -168,14 +161,10 @@ def complete(
         elif isinstance(exc, Exception) and not isinstance(exc, HalionError):
             error = map_error(exc, ws)
         _log_model(ws, name, messages, tools, stream, None, error, started, conversation_id, purpose)
-        if flush:
-            flush_log()
         if error is exc:
             raise
         raise error from None
     _log_model(ws, name, messages, tools, stream, out, None, started, conversation_id, purpose)
-    if flush:
-        flush_log()
     return out
 
 
@@ -254,33 +243,36 @@ def parse_structured(
     purpose: str = "draft",
 ) -> M:
     """Ask the model for an instance of `response_model` (structured output); logged as kind "model"."""
+    return _parse(ws, messages, response_model, model or ws.model, purpose)
+
+
+def _parse(ws: "Workspace", messages: list[dict[str, Any]], response_model: type[M], name: str, purpose: str) -> M:
     from pydantic import ValidationError
 
-    name = model or ws.model
+    api = client(ws)
     started = time.perf_counter()
     try:
-        response = client(ws).chat.completions.parse(model=name, messages=messages, response_format=response_model)
-    except HalionError as exc:
-        _log_model(ws, name, messages, None, False, None, exc, started, None, purpose)
-        raise
-    except ValidationError as exc:
-        problem = ModelServiceError(
-            f"the model's answer does not match {response_model.__name__}: "
-            f"{exc.errors()[0].get('msg') if exc.errors() else exc}. Try again, or use a stronger model."
-        )
-        _log_model(ws, name, messages, None, False, None, problem, started, None, purpose)
-        raise problem from None
+        response = api.chat.completions.parse(model=name, messages=messages, response_format=response_model)
     except Exception as exc:
-        mapped = map_error(exc, ws)
-        _log_model(ws, name, messages, None, False, None, mapped, started, None, purpose)
-        raise mapped from None
+        if isinstance(exc, ValidationError):
+            problems = exc.errors()
+            error: HalionError = ModelServiceError(
+                f"the model's answer does not match {response_model.__name__}: "
+                f"{problems[0].get('msg') if problems else exc}. Try again, or use a stronger model."
+            )
+        else:
+            error = map_error(exc, ws)
+        _log_model(ws, name, messages, None, False, None, error, started, None, purpose)
+        if error is exc:
+            raise
+        raise error from None
     out = _from_response(response)
     parsed = response.choices[0].message.parsed if response.choices else None
     problem = None
     if parsed is None:
-        why = out.content or "no content"
         problem = ModelServiceError(
-            f"the model gave no {response_model.__name__} ({_shorten(why, 200)}). Try again or rephrase."
+            f"the model gave no {response_model.__name__} ({_shorten(out.content or 'no content', 200)}). "
+            "Try again or rephrase."
         )
     _log_model(ws, name, messages, None, False, out, problem, started, None, purpose)
     if problem is not None:
@@ -389,58 +381,16 @@ def _log_model(
         result = {"text": out.content, "tool_calls": [{"name": c["name"], "arguments": c["arguments"]}
                                                        for c in out.tool_calls]}
         meta["finish_reason"] = out.finish_reason
-    record_later(
-        ws, "model", name=name, conversation_id=conversation_id, arguments=arguments, result=result,
-        error=None if error is None else f"{type(error).__name__}: {error}",
-        duration_ms=(time.perf_counter() - started) * 1000,
-        prompt_tokens=out.prompt_tokens if out else None,
-        completion_tokens=out.completion_tokens if out else None, meta=meta,
-    )
-
-
-class _LogWriter:
-    """Writes call-log rows in order on one daemon thread, off the chat's critical path."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[Any, str, dict[str, Any]]] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def put(self, call_log: Any, kind: str, fields: dict[str, Any]) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="halion-log", daemon=True)
-                self._thread.start()
-        self._queue.put((call_log, kind, fields))
-
-    def flush(self) -> None:
-        """Wait until every row handed over so far is written."""
-        if self._thread is not None:
-            self._queue.join()
-
-    def _run(self) -> None:
-        while True:
-            call_log, kind, fields = self._queue.get()
-            try:
-                call_log.record(kind, **fields)
-            except Exception:  # a broken log never breaks the chat
-                log.warning("could not write a %s call to the log", kind, exc_info=True)
-            finally:
-                self._queue.task_done()
-
-
-_writer = _LogWriter()
-atexit.register(_writer.flush)
-
-
-def record_later(ws: "Workspace", kind: str, **fields: Any) -> None:
-    """Hand one log row to the background writer; `flush_log()` waits for it."""
-    _writer.put(ws.log, kind, fields)
-
-
-def flush_log() -> None:
-    """Wait until every log row handed to the background writer is in the call log."""
-    _writer.flush()
+    try:
+        ws.log.record(
+            "model", name=name, conversation_id=conversation_id, arguments=arguments, result=result,
+            error=None if error is None else f"{type(error).__name__}: {error}",
+            duration_ms=(time.perf_counter() - started) * 1000,
+            prompt_tokens=out.prompt_tokens if out else None,
+            completion_tokens=out.completion_tokens if out else None, meta=meta,
+        )
+    except Exception:  # a broken log never breaks the chat
+        log.warning("could not write the model call to the log", exc_info=True)
 
 
 def dumps_result(value: Any) -> str:

@@ -292,6 +292,7 @@ class ChainsController(Controller):
         self.last_run: Any = None
         self.last_problems: list[str] = []
         self.draft_worker = self.new_worker("draft")
+        self._run_kinds: dict[str, Any] = {}
         v = view
         v.load_button.on_click(lambda _: self.load(v.select.value))
         v.new_button.on_click(lambda _: self.new())
@@ -339,8 +340,13 @@ class ChainsController(Controller):
         v = self.view
         for row in v.show_inputs(self.inputs):
             row.remove.on_click(lambda _, r=row: self.remove_input(v.input_rows.index(r)))
-            for w in (row.name_text, row.type, row.required):
+            for w in (row.name_text, row.type, row.required, row.default):
                 w.observe(lambda _: self.refresh_structure(), "value")
+        self.render_steps()
+
+    def render_steps(self) -> None:
+        """Rebuild the steps (their reference choices) and the run form from the state."""
+        v = self.view
         boxes = []
         for index, step in enumerate(self.steps):
             refs = [f"inputs.{i.name}" for i in self.inputs if i.name]
@@ -379,14 +385,15 @@ class ChainsController(Controller):
     def _render_run_inputs(self) -> None:
         values = {k: w.value for k, w in self.view.run_widgets.items()}
         fields = self._input_fields()
-        kinds = {f.name: f.kind for f in fields}
-        keep = {k: val for k, val in values.items() if k in kinds}
+        kinds = {f.name: (f.kind, f.loose_number, tuple(map(repr, f.choices))) for f in fields}
+        keep = {k: val for k, val in values.items() if k in kinds and self._run_kinds.get(k) == kinds[k]}
+        self._run_kinds = kinds
         self.view.show_run_inputs(fields, keep)
 
     def refresh_structure(self) -> None:
         """An input or step id changed: the reference choices and the run form follow."""
         self.capture()
-        self.render()
+        self.render_steps()
 
     # editing
     def new(self) -> None:
@@ -459,14 +466,12 @@ class ChainsController(Controller):
             problems += [f"{where}: argument {p}" for p in bad]
             arguments: dict[str, Any] = {}
             for param, arg in step.args.items():
-                if arg.mode == "ref":
+                if arg.mode == "ref":  # an unpicked one is left out; Validate reports it if required
                     if arg.ref:
                         try:
                             arguments[param] = Ref(_join_ref(arg.ref, arg.path))
                         except ValueError as exc:
                             problems.append(f"{where}: argument '{param}': {_first_error(exc)}")
-                    elif param in by_name and by_name[param].required:
-                        problems.append(f"{where}: argument '{param}': pick what it refers to")
                 elif param in values:
                     arguments[param] = values[param]
             steps.append({"id": step.id, "tool": step.tool, "arguments": arguments})

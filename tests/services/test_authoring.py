@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -142,6 +143,40 @@ def test_accept_runs_registers_and_saves(ws: Workspace, fake_openai: FakeOpenAI,
     assert fresh.tools.load().loaded == ["shout"]
 
 
+def test_accept_a_draft_with_a_model_parameter(ws: Workspace) -> None:
+    code = HEADER + '''
+
+def place(point: Point, color: Color = Color.RED) -> str:
+    """Describe a point.
+
+    Args:
+        point: Where.
+        color: Which colour.
+    """
+    return f"{point.label} at {point.x},{point.y} in {color.value}"
+'''
+    draft = ToolDraft(name="place", code=code)
+    tool = ws.tools.accept(draft)
+    assert tool.call({"point": {"x": 1, "y": 2}, "color": "blue"}) == "p at 1.0,2.0 in blue"
+    assert tool.parameters == check_draft(code, "place").parameters
+
+
+def test_accept_reports_code_that_fails_without_showing_secrets(ws: Workspace) -> None:
+    ws.env.set("SOME_TOKEN", "tok-very-secret-42")
+    code = 'import os\nraise RuntimeError("bad " + os.environ["SOME_TOKEN"])\n' + GOOD
+    with pytest.raises(ToolDefinitionError) as info:
+        ws.tools.accept(ToolDraft(name="shout", code=code))
+    assert "RuntimeError: bad ***" in str(info.value) and "tok-very-secret-42" not in str(info.value)
+    assert "shout" not in ws.tools
+
+
+def test_a_requested_name_is_enforced(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(answer(GOOD), answer(GOOD.replace("shout", "yell"), name="yell"))
+    draft = ws.tools.draft("make text loud", name="yell")
+    assert draft.ok and draft.name == "yell" and draft.attempts == 2
+    assert "must be named 'yell'" in messages_text(fake_openai.requests[1])
+
+
 def test_accept_refuses_a_draft_with_problems(ws: Workspace) -> None:
     draft = ToolDraft(name="shout", code=TWO_PUBLIC, problems=["two public functions"])
     with pytest.raises(ToolDefinitionError, match="still has problems"):
@@ -160,6 +195,22 @@ def test_secret_values_are_never_sent_with_the_request(ws: Workspace, fake_opena
     assert "WEATHER_API_KEY" in body and "s3cr3t-value-123" not in body
     assert draft.env_vars == ["WEATHER_API_KEY", "OTHER_KEY"] and draft.missing_env == ["OTHER_KEY"]
     assert "%halion env set OTHER_KEY" in draft._repr_markdown_()
+
+
+def test_a_hard_coded_secret_is_hidden_and_sent_back_as_a_problem(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    ws.env.set("WEATHER_API_KEY", "s3cr3t-value-123")
+    leaky = GOOD.replace("return text", 'key = "s3cr3t-value-123"\n    return text')
+    fake_openai.script(answer(leaky, rationale="Uses s3cr3t-value-123."), answer(GOOD))
+    draft = ws.tools.draft("weather")
+    assert draft.ok and draft.attempts == 2
+    retry = json.dumps(fake_openai.requests[1]["messages"])
+    assert "contains a secret value" in retry and "s3cr3t-value-123" not in retry
+
+    fake_openai.script(*[answer(leaky, rationale="Uses s3cr3t-value-123.")] * 3)
+    kept = ws.tools.draft("weather")
+    shown = kept.model_dump_json() + repr(kept) + kept._repr_markdown_()
+    assert "s3cr3t-value-123" not in shown and 'key = "***"' in kept.code
+    assert any("secret value" in p for p in kept.problems)
 
 
 def test_a_registry_without_workspace_cannot_draft(tmp_path: Path) -> None:

@@ -1,0 +1,214 @@
+"""Build, record and execute the demo notebooks.
+
+    python notebooks/make_demos.py [NAME ...]
+
+For each demo: write the notebook from the cells below, run it once against
+`halion_nb.testing.FakeOpenAI` (scripted model answers) with `HALION_REPLAY` set so the
+conversation is recorded to `replays/NAME.jsonl`, then run it again offline (no key, no
+base URL) so the committed outputs are those of replay mode, as CI and `halion demo` see.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from halion_nb.testing import FakeOpenAI, call, reply
+
+HERE = Path(__file__).resolve().parent
+
+
+def setup_cell(name: str) -> str:
+    return f'''import os, tempfile
+# Offline unless a model service is configured: replay the recorded model answers.
+if not (os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")):
+    os.environ.setdefault("HALION_REPLAY", "replays/{name}.jsonl")
+# A fresh workspace folder for this run (halion demo sets HALION_HOME to a temporary copy).
+os.environ.setdefault("HALION_HOME", tempfile.mkdtemp(prefix="halion-{name}-"))
+
+%load_ext halion_nb
+import halion_nb
+ws = halion_nb.workspace()
+print(ws.describe_mode())'''
+
+
+WEATHER_TOOL = '''%%tool
+from typing import Literal
+
+def get_weather(city: str, unit: Literal["c", "f"] = "c") -> dict:
+    """Current weather for a city (a fixed table, so the demo is reproducible).
+
+    Args:
+        city: City name, e.g. "Madrid".
+        unit: Temperature unit: c or f.
+    """
+    table = {"Madrid": (21, "sunny"), "Oslo": (3, "cloudy"), "Lima": (18, "overcast")}
+    if city not in table:
+        raise ValueError(f"no weather for {city!r}; known cities: {', '.join(table)}")
+    celsius, sky = table[city]
+    temperature = celsius if unit == "c" else round(celsius * 9 / 5 + 32, 1)
+    return {"city": city, "temperature": temperature, "unit": unit, "sky": sky}'''
+
+FACTS_TOOL = '''%%tool
+def city_facts(city: str) -> dict:
+    """Country and population of a city.
+
+    Args:
+        city: City name.
+    """
+    facts = {"Madrid": ("Spain", 3_400_000), "Oslo": ("Norway", 717_000), "Lima": ("Peru", 10_000_000)}
+    country, population = facts[city]
+    return {"city": city, "country": country, "population": population}'''
+
+QUICKSTART = [
+    ("markdown", "# halion_nb quickstart\n\nTwo `%%tool` cells become tools; the chat model calls them "
+     "(several calls in one answer); the call log shows what happened; the tools are exported to `tools/` "
+     "as plain Python files."),
+    ("code", setup_cell("quickstart")),
+    ("markdown", "## 1. Two tools from notebook cells\nA typed, docstringed function in a `%%tool` cell "
+     "runs as usual and becomes a tool; the card shows what the model will see."),
+    ("code", WEATHER_TOOL),
+    ("code", FACTS_TOOL),
+    ("code", "%halion tools"),
+    ("markdown", "## 2. Chat: the model calls both tools\nThe model asks for the weather of two cities in "
+     "one answer; the two calls run concurrently and their results go back in order."),
+    ("code", "%halion chat What's the weather in Madrid and Oslo right now, in Celsius?"),
+    ("code", 'result = ws.chat("Which of the two cities is bigger, and by how much?")\n'
+             'print([(c.name, c.arguments) for c in result.tool_calls])\nresult'),
+    ("markdown", "A bad argument from the model is not a crash: the tool's validation error goes back "
+     "to the model, which corrects itself."),
+    ("code", 'result = ws.chat("And the weather in Lima, in kelvin?")\n'
+             'for c in result.tool_calls:\n    print(c.name, c.arguments, "->", c.error or c.result)'),
+    ("markdown", "## 3. The call log"),
+    ("code", "%halion log -n 10"),
+    ("markdown", "## 4. Export to `tools/`\nEach tool becomes a `.py` file that imports and runs without "
+     "halion_nb."),
+    ("code", "%halion save --all"),
+    ("code", 'import subprocess, sys\ncode = "import get_weather as t; print(t.get_weather(\'Oslo\', \'f\'))"\n'
+             'print(subprocess.run([sys.executable, "-c", code], cwd=ws.path / "tools",\n'
+             '                     capture_output=True, text=True).stdout)'),
+]
+
+QUICKSTART_SCRIPT = [
+    reply(tool_calls=[call("get_weather", {"city": "Madrid", "unit": "c"}),
+                      call("get_weather", {"city": "Oslo", "unit": "c"})], usage=(180, 40)),
+    reply("Right now it is **21 °C and sunny in Madrid** and **3 °C and cloudy in Oslo**.", usage=(260, 24)),
+    reply(tool_calls=[call("city_facts", {"city": "Madrid"}), call("city_facts", {"city": "Oslo"})], usage=(300, 36)),
+    reply("Madrid (3,400,000 people) is bigger than Oslo (717,000): about 4.7 times the population.",
+          usage=(380, 30)),
+    reply(tool_calls=[call("get_weather", {"city": "Lima", "unit": "k"})], usage=(420, 22)),
+    reply(tool_calls=[call("get_weather", {"city": "Lima", "unit": "c"})], usage=(470, 22)),
+    reply("Lima is 18 °C (overcast), which is 291.15 K; the weather tool only speaks Celsius and "
+          "Fahrenheit, so I converted it.", usage=(520, 36)),
+]
+
+TOOLCHAINS = [
+    ("markdown", "# Toolchains\n\nA chain is a named list of tool steps stored as JSON. Build one in Python "
+     "and one from JSON, validate (with a deliberate mistake), run it, look at its diagram, and offer it to "
+     "the chat model as a tool."),
+    ("code", setup_cell("toolchains")),
+    ("code", WEATHER_TOOL),
+    ("code", '''%%tool
+def advice(temperature: float, sky: str) -> str:
+    """What to wear for the weather.
+
+    Args:
+        temperature: Temperature in Celsius.
+        sky: Sky description, e.g. "sunny".
+    """
+    layer = "a coat" if temperature < 10 else "a light jacket" if temperature < 20 else "a t-shirt"
+    return f"Wear {layer}" + (" and take an umbrella." if sky in ("rain", "overcast") else ".")'''),
+    ("markdown", "## 1. A chain in Python\nArguments are literals or references (`inputs.NAME`, "
+     "`steps.ID.output.FIELD`); nothing is evaluated as code."),
+    ("code", '''from halion_nb.models import ChainInput, Ref, Toolchain, ToolchainStep
+
+chain = Toolchain(
+    name="what_to_wear",
+    description="Weather of a city and what to wear for it.",
+    inputs=[ChainInput(name="city", type="string", description="City name")],
+    steps=[
+        ToolchainStep(id="weather", tool="get_weather", arguments={"city": Ref("inputs.city"), "unit": "c"}),
+        ToolchainStep(id="wear", tool="advice", arguments={
+            "temperature": Ref("steps.weather.output.temperature"), "sky": Ref("steps.weather.output.sky")}),
+    ],
+    expose=True,
+)
+ws.chains.save(chain)
+chain'''),
+    ("markdown", "## 2. A chain from JSON, with mistakes\nValidation lists every problem at once, each "
+     "with its step."),
+    ("code", '''broken = Toolchain.model_validate_json("""{
+  "name": "broken_chain",
+  "steps": [
+    {"id": "wear", "tool": "advice", "arguments": {"temperature": {"ref": "steps.weather.output.temperature"}}},
+    {"id": "weather", "tool": "get_weather", "arguments": {"city": "Madrid", "unit": "kelvin"}},
+    {"id": "mail", "tool": "send_email", "arguments": {}}
+  ]
+}""")
+for problem in ws.chains.validate(broken):
+    print("-", problem)'''),
+    ("markdown", "## 3. Run it"),
+    ("code", 'run = ws.chains.run("what_to_wear", city="Oslo")\nprint(run.ok, run.output)\nrun'),
+    ("code", "%halion chain list"),
+    ("markdown", "## 4. The chain as a tool for the chat model\n`expose=True` offers the chain in chat next "
+     "to the active tools."),
+    ("code", 'print([t.name for t in ws.offered_tools()])\nws.chat("I am flying to Lima tomorrow. What should I wear?")'),
+]
+
+TOOLCHAINS_SCRIPT = [
+    reply(tool_calls=[call("what_to_wear", {"city": "Lima"})], usage=(240, 20)),
+    reply("Lima is 18 °C and overcast: wear a light jacket and take an umbrella.", usage=(300, 20)),
+]
+
+DEMOS = {"quickstart": (QUICKSTART, QUICKSTART_SCRIPT), "toolchains": (TOOLCHAINS, TOOLCHAINS_SCRIPT)}
+
+
+def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "markdown" else nbformat.v4.new_code_cell(src)
+                for kind, src in cells]
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, env: dict[str, str]) -> None:
+    saved = dict(os.environ)
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HALION_REPLAY", "HALION_HOME", "HALION_MODEL"):
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def make(name: str) -> Path:
+    cells, script = DEMOS[name]
+    replay = HERE / "replays" / f"{name}.jsonl"
+    replay.parent.mkdir(exist_ok=True)
+    replay.unlink(missing_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"halion-record-{name}-"))
+    try:
+        with FakeOpenAI(*script) as server:
+            execute(build(cells), HERE, {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "recording",
+                                          "HALION_REPLAY": str(replay), "HALION_HOME": str(scratch)})
+            if server.pending:
+                raise RuntimeError(f"{name}: {server.pending} scripted answers were not used")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    nb = build(cells)
+    execute(nb, HERE, {})
+    target = HERE / f"{name}.ipynb"
+    nbformat.write(nb, target)
+    return target
+
+
+if __name__ == "__main__":
+    for demo in sys.argv[1:] or list(DEMOS):
+        print(f"wrote {make(demo)}")
