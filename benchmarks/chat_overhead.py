@@ -3,7 +3,8 @@
 Both run the same scripted 3-round exchange (two tool calls, then the answer) against the
 same fake server, interleaved, many times. The server runs in its own process, as a real one
 would, so that its work does not compete with the client for this process's GIL.
-Prints both medians and their ratio (target ≤ 1.10).
+Prints both medians and their ratio (target ≤ 1.10), plus halion with the call-log writes
+stubbed out, to show what the log (five redacted SQLite rows a turn) costs.
 
 Run: python benchmarks/chat_overhead.py [repetitions]
 """
@@ -87,7 +88,7 @@ def start_server(turns: int) -> tuple[subprocess.Popen[str], str]:
 
 
 def main(reps: int = 200) -> None:
-    child, base_url = start_server(2 * (reps + 1))
+    child, base_url = start_server(3 * (reps + 1))
     try:
         run(base_url, reps)
     finally:
@@ -113,21 +114,30 @@ def run(base_url: str, reps: int) -> None:
         def run_raw() -> str:
             return raw_loop(client, tools, functions)
 
-        for fn in (run_halion, run_raw):  # warm up: imports, clients, sqlite file
+        quiet = Workspace(os.path.join(folder, "quiet"), model="gpt-bench")
+        for fn in (add, weather):
+            quiet.tools.register(fn)
+        quiet.log.record = lambda *args, **kwargs: 0  # type: ignore[method-assign]
+
+        def run_quiet() -> str:
+            return quiet.new_chat().send("Weather in Madrid, and 20 + 1?").text
+
+        runs = [("halion", run_halion), ("raw", run_raw), ("quiet", run_quiet)]
+        for _, fn in runs:  # warm up: imports, clients, sqlite file
             fn()
-        times: dict[str, list[float]] = {"halion": [], "raw": []}
+        times: dict[str, list[float]] = {name: [] for name, _ in runs}
         for i in range(reps):
-            pairs = [("halion", run_halion), ("raw", run_raw)]
-            for name, fn in pairs if i % 2 else pairs[::-1]:
+            for name, fn in runs[i % 3:] + runs[:i % 3]:
                 start = time.perf_counter()
                 text = fn()
                 times[name].append(time.perf_counter() - start)
                 assert text.startswith("Madrid"), text
-        halion, raw = statistics.median(times["halion"]), statistics.median(times["raw"])
+        halion, raw, quiet_ms = (statistics.median(times[k]) for k in ("halion", "raw", "quiet"))
         print(f"3-round exchange with 2 tool calls, {reps} repetitions each, fake server in a child process")
         print(f"  raw openai loop : median {raw * 1000:7.2f} ms")
         print(f"  halion ws.chat  : median {halion * 1000:7.2f} ms")
         print(f"  ratio           : {halion / raw:.3f} (target <= 1.10)")
+        print(f"  halion, log writes stubbed out: median {quiet_ms * 1000:.2f} ms, ratio {quiet_ms / raw:.3f}")
 
 
 if __name__ == "__main__":
