@@ -37,6 +37,10 @@ def _once(load: bool, cwd: str) -> tuple[float, float, list[str]]:
     return total, found["inside"], found["heavy"]
 
 
+def _ms(times: list[float]) -> float:
+    return statistics.median(times) * 1000
+
+
 def main(runs: int = RUNS) -> None:
     bare: list[float] = []
     loaded: list[float] = []
@@ -50,12 +54,12 @@ def main(runs: int = RUNS) -> None:
             loaded.append(total)
             inside.append(load)
             heavy |= set(modules)
-    ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+
     print(f"runs: {runs} each")
-    print(f"IPython start-up, bare:            {ms(bare):7.1f} ms (median)")
-    print(f"IPython start-up + %load_ext:      {ms(loaded):7.1f} ms (median)")
-    print(f"added by %load_ext (outside):      {ms(loaded) - ms(bare):7.1f} ms   (target < 40 ms)")
-    print(f"%load_ext itself (inside):         {ms(inside):7.1f} ms   (target < 40 ms)")
+    print(f"IPython start-up, bare:            {_ms(bare):7.1f} ms (median)")
+    print(f"IPython start-up + %load_ext:      {_ms(loaded):7.1f} ms (median)")
+    print(f"added by %load_ext (outside):      {_ms(loaded) - _ms(bare):7.1f} ms   (target < 40 ms)")
+    print(f"%load_ext itself (inside):         {_ms(inside):7.1f} ms   (target < 40 ms)")
     print(f"heavy modules imported by it:      {', '.join(sorted(heavy)) or 'none'}")
 
 

@@ -35,9 +35,19 @@ def env_reads_outside(source: str, declared: set[str]) -> list[str]:
     return out + [DYNAMIC] if dynamic else out
 
 
+def env_reads_in_tree(tree: ast.AST, declared: set[str]) -> list[str]:
+    """`env_reads_outside` for code the caller has already parsed (so it is not parsed twice)."""
+    names, dynamic = _scan_tree(tree)
+    out = [n for n in names if n not in declared]
+    return out + [DYNAMIC] if dynamic else out
+
+
 @lru_cache(maxsize=256)
 def _scan(source: str) -> tuple[tuple[str, ...], bool]:
-    tree = _parse(source)
+    return _scan_tree(_parse(source))
+
+
+def _scan_tree(tree: ast.AST) -> tuple[tuple[str, ...], bool]:
     visitor = _EnvVisitor(_aliases(tree))
     visitor.visit(tree)
     return tuple(sorted(visitor.scan.names)), visitor.scan.dynamic

@@ -25,8 +25,6 @@ def function_source(fn: Callable[..., Any]) -> str | None:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
         return None
-    if not source.startswith("@"):
-        return source  # no decorator to drop (and no parse, which counts when loading many tools)
     tree = ast.parse(source)
     node = tree.body[0]
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
@@ -47,9 +45,9 @@ def _decorator_name(node: ast.expr) -> str:
     return target.id if isinstance(target, ast.Name) else ""
 
 
-def strip_schema(source: str, tree: ast.Module | None = None) -> str:
+def strip_schema(source: str) -> str:
     """Source without its top-level `schema = {...}` assignment (regenerated on every save)."""
-    tree = tree or ast.parse(source)
+    tree = ast.parse(source)
     lines = source.splitlines()
     for node in reversed(tree.body):
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "schema" for t in node.targets):
@@ -220,8 +218,7 @@ def load_tool_file(path: Path) -> Tool:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        tree = ast.parse(text, filename=str(path))  # parsed once: to run it and to strip its schema
-        exec(compile(tree, str(path), "exec"), module.__dict__)
+        spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
         sys.modules.pop(module_name, None)
         raise ToolLoadError(f"{path.name}: {type(exc).__name__}: {exc}") from exc
@@ -232,5 +229,5 @@ def load_tool_file(path: Path) -> Tool:
     function = schema.get("function") if isinstance(schema, dict) else None
     description = function.get("description") if isinstance(function, dict) else None  # `--description` lives here
     return Tool.from_function(
-        fn, name, description=description if isinstance(description, str) else None, source=strip_schema(text, tree)
+        fn, name, description=description if isinstance(description, str) else None, source=strip_schema(text)
     )

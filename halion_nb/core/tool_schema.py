@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -74,10 +73,11 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
         annotation = hints[param.name]
         default = ... if param.default is inspect.Parameter.empty else param.default
         doc = param_docs.get(param.name)
-        described = {"description": doc} if doc and not _has_description(annotation) else {}
+        if doc and not _has_description(annotation):
+            annotation = typing.Annotated[annotation, Field(description=doc)]
         field_name = f"p_{param.name}"
         field_names[param.name] = field_name
-        fields[field_name] = (annotation, Field(default, alias=param.name, **described))
+        fields[field_name] = (annotation, Field(default, alias=param.name))
     try:
         model = create_model(  # type: ignore[call-overload]
             f"{name}_arguments", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
@@ -141,7 +141,7 @@ def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _without_titles(schema: dict[str, Any]) -> dict[str, Any]:
-    """`schema` (changed in place) without pydantic's `title` keys."""
+    schema = copy.deepcopy(schema)
     stack = [schema]
     while stack:
         node = stack.pop()
@@ -152,7 +152,7 @@ def _without_titles(schema: dict[str, Any]) -> dict[str, Any]:
 
 def to_strict(loose: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The strict-mode form of `loose`, or the reason strict mode cannot express it."""
-    schema = json.loads(json.dumps(loose))  # a deep copy; far quicker than copy.deepcopy for plain JSON
+    schema = copy.deepcopy(loose)
     defs = schema.get("$defs", {})
     for param, sub in schema.get("properties", {}).items():
         reason = _strict_problem(sub, defs, set())

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..core.env_detection import DYNAMIC, env_reads_outside
+from ..core.env_detection import DYNAMIC, env_reads_in_tree
 from ..core.naming import check_name
 from ..core.tool_schema import describe_function
 from ..errors import HalionError, ToolDefinitionError
@@ -837,12 +837,7 @@ def _risky(tree: ast.Module, nodes: list[ast.AST], names: _Names, code: str, env
         if risk in found:
             items = sorted(found[risk].items(), key=lambda x: x[1])
             warnings.append(f"{label}: " + ", ".join(f"{what} (line {line})" for what, line in items))
-    outside: list[str] = []
-    if "environ" in code or "getenv" in code:  # nothing else can read the environment
-        try:
-            outside = env_reads_outside(code, set(env_vars))
-        except ValueError:
-            pass
+    outside = env_reads_in_tree(tree, set(env_vars)) if "environ" in code or "getenv" in code else []
     named = [n for n in outside if n != DYNAMIC]
     if named:
         warnings.append("reads environment variables it does not declare: " + ", ".join(named))

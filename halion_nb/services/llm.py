@@ -243,12 +243,9 @@ def parse_structured(
     purpose: str = "draft",
 ) -> M:
     """Ask the model for an instance of `response_model` (structured output); logged as kind "model"."""
-    return _parse(ws, messages, response_model, model or ws.model, purpose)
-
-
-def _parse(ws: "Workspace", messages: list[dict[str, Any]], response_model: type[M], name: str, purpose: str) -> M:
     from pydantic import ValidationError
 
+    name = model or ws.model
     api = client(ws)
     started = time.perf_counter()
     try:
@@ -294,8 +291,9 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
     detail = _service_message(exc)
     mapped: HalionError
     if isinstance(exc, openai.APITimeoutError):
+        within = f"within {timeout:g} s (ws.request_timeout)" if timeout else "in time"
         mapped = ServiceTimeout(
-            f"the model service did not answer within {timeout:g} s (ws.request_timeout). "
+            f"the model service did not answer {within}. "
             "Try again, or raise ws.request_timeout for slow models."
         )
     elif isinstance(exc, openai.APIConnectionError):

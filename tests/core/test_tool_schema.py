@@ -374,3 +374,24 @@ def test_calling_the_tool_calls_the_plain_function() -> None:
     assert tool("x", "y") == "xy"  # no validation on a direct call: it is the function
     assert tool.call({"a": 1}) == 3
     assert tool.call('{"a": "4"}') == 6  # the model's JSON is validated (and coerced as pydantic does)
+
+
+class Entry(BaseModel):
+    title: str
+    default: int = 0
+
+
+def test_fields_named_title_or_default_survive_strict_mode() -> None:
+    def note(title: str, entry: Entry, default: int = 0) -> str:
+        """Keep a note."""
+        return f"{title}-{entry.title}-{entry.default}-{default}"
+
+    tool = make(note)
+    params = tool.parameters
+    assert tool.strict
+    assert_strict(params)
+    assert list(params["properties"]) == ["title", "entry", "default"]
+    entry = params["properties"]["entry"]
+    entry = params["$defs"][entry["$ref"].split("/")[-1]] if "$ref" in entry else entry
+    assert list(entry["properties"]) == ["title", "default"]
+    assert tool.call({"title": "a", "entry": {"title": "b", "default": None}, "default": None}) == "a-b-0-0"

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import pytest
 
 import halion_nb.workspace as workspace_module
-from halion_nb.notebook import chat_commands
+from halion_nb.render_chat import StreamingText
 from halion_nb.testing import FakeOpenAI, call, error, reply
 from halion_nb.workspace import Workspace, use_workspace
 
@@ -55,7 +55,7 @@ def test_chat_line_streams_then_shows_the_result(ip: Any, fake_openai: FakeOpenA
     assert fake_openai.requests[0]["messages"] == [
         {"role": "user", "content": "what's the plan? don't \"quote\" me"}]
     shown = plain(captured)
-    assert shown[0].endswith("▌"), "the answer appears while it streams"
+    assert any(s.startswith("word0") and s.endswith("▌") for s in shown), "the answer appears while it streams"
     assert answer in shown[-1] and "[stop · 1 round(s)" in shown[-1]
     assert len(shown) < 10, "updates are coalesced, not one per delta"
     assert captured.stderr == ""
@@ -88,6 +88,11 @@ def test_cell_form_sends_the_cell(ip: Any, fake_openai: FakeOpenAI) -> None:
 
 
 def test_updates_are_coalesced(monkeypatch: pytest.MonkeyPatch) -> None:
+    from halion_nb.notebook.commands import help_text
+
+    help_text()  # load the subcommand modules in their usual order (importing one first would reorder help)
+    from halion_nb.notebook import chat_commands
+
     shown: list[Any] = []
 
     class Handle:
@@ -100,7 +105,8 @@ def test_updates_are_coalesced(monkeypatch: pytest.MonkeyPatch) -> None:
     live = chat_commands.LiveAnswer()
     for i in range(100):
         live.add(f"w{i} ")
-    assert 9 <= len(shown) <= 11
+    views = [s for s in shown if isinstance(s, StreamingText)]
+    assert 9 <= len(views) <= 12 and views[-1].text.startswith("w0 w1")
     live.finish("final")
     assert shown[-1] == "final"
 
@@ -158,10 +164,10 @@ def test_in_a_real_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     first, second = nb.cells[2].outputs, nb.cells[3].outputs
-    assert [o["output_type"] for o in first] == ["display_data"], "one display, updated in place"
-    html = first[0]["data"]["text/html"]
+    assert {o["output_type"] for o in first} == {"display_data"} and len(first) <= 2
+    html = first[-1]["data"]["text/html"]
     assert "<b>21 °C</b>" in html and "halion-tool-call" in html and "weather" in html
-    assert "Same tomorrow." in second[0]["data"]["text/html"]
+    assert "Same tomorrow." in second[-1]["data"]["text/html"]
     assert [m["role"] for m in fake_openai.requests[-1]["messages"]] == ["user", "assistant", "tool", "assistant", "user"]
     assert not any(o["output_type"] == "error" for c in nb.cells for o in c.outputs)
     assert sys.modules.get("halion_nb") is not None

@@ -77,7 +77,7 @@ CELLS: list[tuple[str, str]] = [
     ("save_all", "%halion save --all"),
     ("save_one", "%halion save weather"),
     ("load", "%halion load"),
-    ("export", "%halion export {notebook!r} --tools-dir {exported!r}"),
+    ("export", "%halion export {notebook!r}"),
     ("help", "%halion help"),
     ("empty", "%halion"),
     ("unknown", "%halion frobnicate"),
@@ -106,7 +106,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     home = root / "ws"
     notebook = root / "other.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell(EXPORT_ME)]), notebook)
-    values = {"home": str(home), "notebook": str(notebook), "exported": str(root / "exported")}
+    values = {"home": str(home), "notebook": str(notebook)}
     nb = new_notebook(cells=[new_code_cell(source.format(**values) if "{" in source and label in ("setup", "export")
                                            else source) for label, source in CELLS])
     NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True,
@@ -176,15 +176,14 @@ def test_halion_save_load_export(run: dict[str, Any]) -> None:
     tools = run["home"] / "tools"
     assert stream(run, "save_all", "stdout").count("saved ") == 2
     assert str(tools / "weather.py") in stream(run, "save_one", "stdout")
-    assert sorted(p.name for p in tools.iterdir() if p.suffix == ".py") == ["dist.py", "weather.py"]
+    assert sorted(p.name for p in tools.iterdir() if p.suffix == ".py") == ["dist.py", "echo.py", "weather.py"]
     assert "Loaded 2 tool(s): dist, weather" in stream(run, "load", "stdout")
-    assert "wrote " in stream(run, "export", "stdout")
-    assert (run["root"] / "exported" / "echo.py").is_file()
+    assert stream(run, "export", "stdout").strip() == f"wrote {tools / 'echo.py'}"  # into the workspace's tools/
 
 
 def test_state_and_files_survive_the_kernel(run: dict[str, Any]) -> None:
     ws = Workspace(run["home"])
-    assert ws.tools.load().loaded == ["dist", "weather"]
+    assert ws.tools.load().loaded == ["dist", "echo", "weather"]
     assert not ws.tools.is_active("dist") and ws.tools.is_active("weather")
     assert ws.tools.postprocess("weather") is False
     assert ws.tools.get("weather").description == "Weather right now."
