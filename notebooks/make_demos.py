@@ -165,7 +165,91 @@ TOOLCHAINS_SCRIPT = [
     reply("Lima is 18 °C and overcast: wear a light jacket and take an umbrella.", usage=(300, 20)),
 ]
 
-DEMOS = {"quickstart": (QUICKSTART, QUICKSTART_SCRIPT), "toolchains": (TOOLCHAINS, TOOLCHAINS_SCRIPT)}
+STARS_CODE = '''import json
+import os
+import urllib.request
+
+
+def github_stars(repo: str) -> int:
+    """Number of stars of a public GitHub repository.
+
+    Args:
+        repo: The repository as "owner/name", e.g. "python/cpython".
+    """
+    request = urllib.request.Request(
+        f"https://api.github.com/repos/{repo}",
+        headers={"Authorization": f"Bearer {os.environ['GITHUB_TOKEN']}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["stargazers_count"]
+'''
+
+AUTHORING = [
+    ("markdown", "# Authoring tools with the model\n\nThe model drafts a tool from a description, through "
+     "structured output. halion_nb checks the draft without running it, lists risky constructs as warnings, "
+     "and gives the model a chance to fix real problems. Nothing runs until you accept it."),
+    ("code", setup_cell("authoring")),
+    ("markdown", "## 1. Draft\nThe first answer has a problem (two public functions); the model gets the "
+     "problem back and fixes it. In a notebook, `%halion draft \"...\"` puts the draft into a new `%%tool` "
+     "cell below instead, for you to read and run."),
+    ("code", 'draft = ws.tools.draft("How many stars does a GitHub repository have? Use the GITHUB_TOKEN env var.")\n'
+             'print("model requests:", draft.attempts)\ndraft'),
+    ("markdown", "## 2. Review and accept\nThe warnings name what to look at (here: network access). "
+     "Accepting runs the code, which only defines the function, registers the tool and saves "
+     "`tools/github_stars.py`."),
+    ("code", "for warning in draft.warnings:\n    print(\"-\", warning)\ntool = draft.accept(ws)\n"
+             "print(tool.name, \"saved:\", (ws.path / \"tools\" / \"github_stars.py\").exists())"),
+    ("markdown", "## 3. The env var it needs, set without showing it\nhalion_nb reads the code with `ast` to "
+     "find the variables a tool reads. In your notebook use `%halion env set GITHUB_TOKEN`: it asks with a "
+     "password prompt. Here the demo sets a made-up value from code, and nothing ever prints it."),
+    ("code", "print(ws.env.missing())\nimport secrets\n"
+             "ws.env.set(\"GITHUB_TOKEN\", \"ghp_demo_\" + secrets.token_hex(12))\nprint(ws.env.missing())"),
+    ("code", "%halion env"),
+]
+
+AUTHORING_SCRIPT = [
+    reply(json_content={"name": "github_stars", "env_vars": ["GITHUB_TOKEN"],
+                        "rationale": "Calls the GitHub REST API with a token.",
+                        "code": STARS_CODE + "\n\ndef helper(x: int) -> int:\n    \"\"\"Unused.\"\"\"\n    return x\n"}),
+    reply(json_content={"name": "github_stars", "env_vars": ["GITHUB_TOKEN"],
+                        "rationale": "Calls the GitHub REST API (network access) with the token from "
+                                     "GITHUB_TOKEN and returns stargazers_count.",
+                        "code": STARS_CODE}),
+]
+
+PANELS = [
+    ("markdown", "# The panels\n\n`%halion panel` shows one tabbed panel over the current workspace; "
+     "`%halion panel chat` (or tools, chains, logs, env, admin) shows one, and `halion_nb.panel()` does the "
+     "same from Python. Panels on the same workspace stay in sync. Run this notebook in JupyterLab to use them."),
+    ("code", setup_cell("panels")),
+    ("code", WEATHER_TOOL),
+    ("code", 'ws.chat("What is the weather in Oslo?").text'),
+    ("markdown", "## A short guide\n"
+     "- **Chat**: type a message and press Send; the answer streams in as markdown, each tool call is a "
+     "collapsible card. Stop cancels a turn, New starts a fresh conversation, the model box sets `ws.model`. "
+     "Service errors show a banner with Retry.\n"
+     "- **Tools**: switch tools on and off and choose where results go; select one to see its source and schema, "
+     "edit and save it (errors shown inline, nothing lost), try it with a form built from its schema, delete it.\n"
+     "- **Chains**: add steps from the tool list, pick literals or references for each argument, validate, run "
+     "with live per-step status, save, load, export and import JSON, or draft a chain from a goal.\n"
+     "- **Logs**: the call log, newest first, with filters and paging; a row opens its full arguments and result.\n"
+     "- **Env**: the variables each tool needs and which are missing; set them in a password field.\n"
+     "- **Admin**: workspace path, counts, files, reload from disk, clear the log."),
+    ("code", "# NBVAL_IGNORE_OUTPUT  (widget views hold random model ids)\n%halion panel"),
+    ("code", "# NBVAL_IGNORE_OUTPUT\nhalion_nb.panel(\"tools\")"),
+]
+
+PANELS_SCRIPT = [
+    reply(tool_calls=[call("get_weather", {"city": "Oslo", "unit": "c"})], usage=(150, 20)),
+    reply("It is 3 °C and cloudy in Oslo.", usage=(200, 12)),
+]
+
+DEMOS = {
+    "quickstart": (QUICKSTART, QUICKSTART_SCRIPT),
+    "toolchains": (TOOLCHAINS, TOOLCHAINS_SCRIPT),
+    "authoring": (AUTHORING, AUTHORING_SCRIPT),
+    "panels": (PANELS, PANELS_SCRIPT),
+}
 
 
 def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:

@@ -91,8 +91,16 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
         used = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
         needs[owner] = [name for name in used if name in helpers]
         for name in used:
-            if name in defined or name not in scope or hasattr(builtins, name):
+            if name in defined or hasattr(builtins, name):
                 continue
+            if name not in scope:
+                if any(a.name == "*" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names):
+                    continue  # `from x import *`: no telling what it defines
+                raise ToolDefinitionError(
+                    f"Tool '{fn.__name__}' uses '{name}', which is not defined where the tool was made "
+                    "(an exported %%tool cell sees only the imports of earlier cells). "
+                    "Define or import it in the %%tool cell."
+                )
             value = scope[name]
             if line := _import_line(name, value):
                 imports.add(line)
@@ -141,8 +149,19 @@ def _top_level_names(tree: ast.Module) -> set[str]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
     # Names bound inside functions are local: treat every bound name as defined.
-    names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    names |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments) for a in n.args + n.kwonlyargs}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            names.add(n.id)
+        elif isinstance(n, ast.arguments):
+            names |= {a.arg for a in [*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg] if a}
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in n.names}
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(n.name)
+        elif isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and n.name:
+            names.add(n.name)
+        elif isinstance(n, ast.MatchMapping) and n.rest:
+            names.add(n.rest)
     return names
 
 

@@ -327,7 +327,7 @@ def check_draft(code: str, name: str, env_vars: Sequence[str] = ()) -> DraftChec
             out.problems.append(f"function '{fn.name}' has no docstring; add a one-line summary and an "
                                 "Args: section describing each parameter")
         if not out.problems:
-            _build_schema(fn, tree, names, out)
+            _build_schema(fn, names, out)
     _check_undefined(nodes, names, out.problems)
     out.warnings += _risky(tree, nodes, names, code, env_vars)
     return out
@@ -688,7 +688,7 @@ def _stub() -> None:
     """Stands in for the draft's function: a signature and a docstring, no body."""
 
 
-def _build_schema(fn: ast.FunctionDef, tree: ast.Module, names: _Names, out: DraftCheck) -> None:
+def _build_schema(fn: ast.FunctionDef, names: _Names, out: DraftCheck) -> None:
     interp = _Annotations(names)
     a = fn.args
     positional = a.args

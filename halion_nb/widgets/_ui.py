@@ -27,8 +27,13 @@ STYLE = """<style>
 .halion-banner-ok { background: #dafbe1; border: 1px solid #4ac26b; }
 .halion-confirm { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 2px 8px;
   align-items: center; }
-.halion-chat-history-box { max-height: 520px; overflow-y: auto; border: 1px solid #d0d7de;
-  border-radius: 6px; padding: 6px; }
+.halion-panel .halion-chat-history-box.widget-box { max-height: 520px; overflow-y: auto;
+  border: 1px solid #d0d7de; border-radius: 6px; padding: 6px; flex-direction: column-reverse; }
+.halion-panel .halion-heading { margin-right: 6px; }
+.halion-chains-status-ok { color: #1a7f37; }
+.halion-chains-status-error { color: #cf222e; }
+.halion-chains-status-skipped, .halion-chains-status-pending { color: #6e7781; }
+.halion-chains-status-running { color: #0969da; }
 .halion-chat-user { align-self: flex-end; background: #ddf4ff; border-radius: 10px;
   padding: 2px 12px; margin: 4px 0 4px 15%; max-width: 85%; }
 .halion-chat-assistant { background: var(--jp-layout-color1, white); border-left: 3px solid #8250df;
@@ -78,6 +83,11 @@ def pre(value: Any) -> str:
         except (TypeError, ValueError):
             text = repr(value)
     return f"<pre>{escape(text)}</pre>"
+
+
+def heading(icon: str, text: str) -> str:
+    """A panel title with a Font Awesome icon (bundled with ipywidgets; emoji fonts may be missing)."""
+    return f'<b class="halion-heading"><i class="fa fa-{icon}"></i> {escape(text)}</b>'
 
 
 def message(text: str, kind: str = "info") -> str:

@@ -9,7 +9,7 @@ import ipywidgets as W
 
 from ..errors import HalionError
 from ._controller import Controller
-from ._ui import ConfirmBar, PanelView, button, html, message
+from ._ui import ConfirmBar, PanelView, button, heading, html, message
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -48,7 +48,7 @@ class AdminView(PanelView):
         self.confirm = ConfirmBar()
         self.status = html(cls="halion-admin-status")
         self.info = html(cls="halion-admin-info")
-        header = W.HBox([html("<b>⚙️ Workspace</b>"), self.refresh_button, self.reload_button, self.clear_button],
+        header = W.HBox([html(heading("cog", "Workspace")), self.refresh_button, self.reload_button, self.clear_button],
                         layout=W.Layout(align_items="center"))
         super().__init__([header, self.confirm, self.status, self.info])
 
@@ -68,7 +68,8 @@ class AdminView(PanelView):
             f"<div><b>Workspace</b> <code>{escape(s.path)}</code></div>"
             f"<table class='halion-table' style='width:auto'>{rows}</table>"
             f"<div class='halion-section-title'>Files</div><table class='halion-table' style='width:auto'>{places}</table>"
-            f"<div class='halion-section-title'>Tool files</div><table class='halion-table' style='width:auto'>{files}</table>")
+            f"<div class='halion-section-title'>Tool files <span class='halion-muted'>(written by Save, "
+            f"%%tool --save or %halion save)</span></div><table class='halion-table' style='width:auto'>{files}</table>")
 
 
 class AdminController(Controller):

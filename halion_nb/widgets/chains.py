@@ -19,7 +19,7 @@ from ..errors import HalionError
 from ..models import Ref, Toolchain
 from ._controller import Controller
 from ._form import OMIT, FormField, blank, collect, fields_of, to_raw
-from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, html, message, pre, show
+from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, pre, show
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -128,8 +128,10 @@ class StepBox(W.VBox):
         css(self, "halion-step", "halion-chain-step", f"halion-chain-step-{index + 1}")
 
     def show_status(self, status: str, detail: str = "") -> None:
-        icon = {"pending": "⏳", "running": "▶️", "ok": "✅", "error": "❌", "skipped": "⏭"}.get(status, "")
-        self.status.value = f"<span class='halion-chains-status-{status}'>{icon} {escape(status)}</span> {detail}"
+        icon = {"pending": "clock-o", "running": "spinner fa-spin", "ok": "check-circle", "error": "times-circle",
+                "skipped": "step-forward"}.get(status, "circle-o")
+        self.status.value = (f"<span class='halion-chains-status-{status}'><i class='fa fa-{icon}'></i> "
+                             f"{escape(status)}</span> {detail}")
 
 
 class ChainsView(PanelView):
@@ -144,9 +146,9 @@ class ChainsView(PanelView):
         self.banner = Banner("halion-chains-banner")
         self.confirm = ConfirmBar()
         self.chain_name = css(W.Text(placeholder="chain_name", description="name", layout=W.Layout(width="260px"),
-                                     style={"description_width": "70px"}), "halion-chains-name")
+                                     style={"description_width": "80px"}), "halion-chains-name")
         self.description = css(W.Text(placeholder="what the chain does", description="description",
-                                      layout=W.Layout(width="460px"), style={"description_width": "70px"}),
+                                      layout=W.Layout(width="560px"), style={"description_width": "80px"}),
                                "halion-chains-description")
         self.parallel = css(W.Checkbox(description="parallel", indent=False, layout=W.Layout(width="90px"),
                                        tooltip="Run steps whose references allow it at the same time"),
@@ -186,7 +188,7 @@ class ChainsView(PanelView):
         self.draft_button = button("Draft from goal", "halion-chains-draft", icon="magic")
         self.draft_status = html(cls="halion-chains-draft-status")
         super().__init__([
-            W.HBox([html("<b>⛓ Chains</b>"), self.select, self.load_button, self.new_button, self.delete_button],
+            W.HBox([html(heading("link", "Chains")), self.select, self.load_button, self.new_button, self.delete_button],
                    layout=W.Layout(align_items="center")),
             W.HBox([self.goal, self.draft_button, self.draft_status], layout=W.Layout(align_items="center")),
             self.banner, self.confirm,
@@ -207,8 +209,7 @@ class ChainsView(PanelView):
     def show_tools(self, names: list[str]) -> None:
         current = self.add_tool.value
         self.add_tool.options = names
-        if current in names:
-            self.add_tool.value = current
+        self.add_tool.value = current if current in names else (names[0] if names else None)
 
     def show_header(self, name: str, description: str, parallel: bool, expose: bool) -> None:
         self.chain_name.value = name

@@ -17,7 +17,7 @@ import ipywidgets as W
 from ..errors import HalionError, ModelServiceError
 from ._coalesce import Coalescer
 from ._controller import Controller
-from ._ui import Banner, PanelView, button, css, html, message, pre, show
+from ._ui import Banner, PanelView, button, css, heading, html, message, pre, show
 
 if TYPE_CHECKING:
     from ..services.chat import ChatResult, Conversation, ToolCallRecord
@@ -63,8 +63,10 @@ class ChatView(PanelView):
         self.stop_button = button("Stop", "halion-chat-stop", icon="stop", style="warning",
                                   tooltip="Stop this answer (the conversation stays)")
         self.stop_button.disabled = True
-        toolbar = W.HBox([html("<b>💬 Chat</b>"), self.model, self.new_button], layout=W.Layout(align_items="center"))
-        box = css(W.VBox([self.empty, self.history, self.live]), "halion-chat-history-box")
+        toolbar = W.HBox([html(heading("comments", "Chat")), self.model, self.new_button], layout=W.Layout(align_items="center"))
+        # the scroll box holds one column and lays it out bottom-up (CSS column-reverse), so it
+        # stays scrolled to the newest message without any JavaScript
+        box = css(W.VBox([W.VBox([self.empty, self.history, self.live])]), "halion-chat-history-box")
         inputs = W.HBox([self.input, self.input_multi, self.multiline, self.send_button, self.stop_button],
                         layout=W.Layout(align_items="flex-start"))
         super().__init__([toolbar, box, self.banner, self.status, inputs])
@@ -117,7 +119,7 @@ class ChatView(PanelView):
         parts.append(f"<b class='halion-err'>error</b>{pre(error)}" if error is not None
                      else f"<b>result</b>{pre(result)}")
         body = css(W.HTML("".join(parts)), "halion-chat-toolcall-body")
-        card = W.Accordion(children=[body], titles=(f"🔧 {name} {state}{took}",), selected_index=None)
+        card = W.Accordion(children=[body], titles=(f"{name} {state}{took}",), selected_index=None)
         css(card, "halion-chat-toolcall", "halion-chat-toolcall-error" if error is not None else "halion-chat-toolcall-ok")
         return card
 

@@ -9,7 +9,7 @@ import ipywidgets as W
 
 from ..errors import HalionError
 from ._controller import Controller
-from ._ui import Banner, PanelView, button, css, html, message
+from ._ui import Banner, PanelView, button, css, heading, html, message
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -42,7 +42,7 @@ class EnvView(PanelView):
         self.unset_button = button("Remove", "halion-env-unset", icon="trash",
                                    tooltip="Remove the variable from .halion/.env")
         self.status = html(cls="halion-env-status")
-        header = W.HBox([html("<b>🔑 Environment</b>"), self.refresh_button], layout=W.Layout(align_items="center"))
+        header = W.HBox([html(heading("key", "Environment")), self.refresh_button], layout=W.Layout(align_items="center"))
         form = W.HBox([self.var, self.value, self.set_button, self.unset_button], layout=W.Layout(align_items="center"))
         super().__init__([header, self.banner, self.table, form, self.status])
 
@@ -58,7 +58,8 @@ class EnvView(PanelView):
                 for r in rows)
             self.table.value = (
                 "<table class='halion-table'><tr><th>variable</th><th>read by</th><th>status</th>"
-                f"<th>in <code>{escape(env_file)}</code></th></tr>{body}</table>")
+                f"<th>in .halion/.env</th></tr>{body}</table>"
+                f"<div class='halion-muted'>secrets file: <code>{escape(env_file)}</code> (mode 0600)</div>")
         missing = [r.name for r in rows if not r.is_set]
         self.var.options = tuple(missing + [r.name for r in rows if r.is_set])
 

@@ -10,7 +10,7 @@ import ipywidgets as W
 from ..errors import HalionError
 from ..models import CallRecord
 from ._controller import Controller
-from ._ui import Banner, PanelView, button, css, html, message, pre
+from ._ui import Banner, PanelView, button, css, heading, html, message, pre
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -36,7 +36,7 @@ class LogsView(PanelView):
 
     def __init__(self) -> None:
         narrow = W.Layout(width="170px")
-        self.kind = css(W.Dropdown(options=[("all kinds", None), *[(k, k) for k in KINDS]], value=None,
+        self.kind = css(W.Dropdown(options=[("all kinds", ""), *[(k, k) for k in KINDS]], value="",
                                    description="kind", layout=narrow, style={"description_width": "36px"}),
                         "halion-logs-kind")
         self.tool = css(W.Combobox(options=[], placeholder="all tools", ensure_option=False,
@@ -56,7 +56,7 @@ class LogsView(PanelView):
                                    description="open", layout=W.Layout(width="360px"),
                                    style={"description_width": "36px"}), "halion-logs-open")
         self.detail = html(cls="halion-logs-detail")
-        filters = W.HBox([html("<b>📜 Call log</b>"), self.kind, self.tool, self.errors, self.text,
+        filters = W.HBox([html(heading("list-alt", "Call log")), self.kind, self.tool, self.errors, self.text,
                           self.refresh_button], layout=W.Layout(align_items="center", flex_flow="row wrap"))
         pager = W.HBox([self.newer, self.older, self.page], layout=W.Layout(align_items="center"))
         super().__init__([filters, self.banner, pager, self.table, self.open_call, self.detail])
@@ -89,7 +89,8 @@ class LogsView(PanelView):
                    else f"<span class='halion-ok'>✓</span> {escape(_short(r.result, 50))}")
         tokens = "" if r.prompt_tokens is None and r.completion_tokens is None else \
             f"{r.prompt_tokens or 0}+{r.completion_tokens or 0}"
-        ts = r.ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        local = r.ts.astimezone()
+        ts = f"<span title='{local.isoformat(timespec='seconds')}'>{local.strftime('%H:%M:%S')}</span>"
         return (f"<tr class='halion-logs-row'><td>{r.id}</td><td>{ts}</td><td>{r.kind}</td>"
                 f"<td><code>{escape(r.name or '')}</code></td><td><code>{escape(_short(r.arguments))}</code></td>"
                 f"<td>{outcome}</td><td>{_duration(r.duration_ms)}</td><td>{tokens}</td></tr>")
@@ -133,7 +134,7 @@ class LogsController(Controller):
 
     def filters(self) -> dict[str, Any]:
         v = self.view
-        return {"kind": v.kind.value, "tool": v.tool.value.strip() or None, "errors_only": bool(v.errors.value),
+        return {"kind": v.kind.value or None, "tool": v.tool.value.strip() or None, "errors_only": bool(v.errors.value),
                 "text": v.text.value.strip() or None}
 
     def _tools_changed(self, event: str) -> None:

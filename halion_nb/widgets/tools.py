@@ -10,7 +10,7 @@ import ipywidgets as W
 from ..errors import HalionError, ToolArgumentError
 from ._controller import Controller
 from ._form import FormField, collect, fields_of
-from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, html, message, pre, show
+from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, pre, show
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -32,7 +32,8 @@ class ToolRow(W.HBox):
 
     def __init__(self, name: str) -> None:
         self.tool_name = name
-        self.select = button(name, "halion-tools-select", icon="wrench", tooltip=f"Show {name}")
+        self.select = button(name, "halion-tools-select", tooltip=f"Show {name}")
+        self.select.layout = W.Layout(width="auto", min_width="fit-content", flex="0 0 auto")
         self.active = css(W.Checkbox(description="active", indent=False, layout=W.Layout(width="80px")),
                           "halion-tools-active")
         self.postprocess = css(W.Checkbox(description="result → model", indent=False,
@@ -98,7 +99,7 @@ class ToolsView(PanelView):
         ], layout=W.Layout(flex="1 1 60%", padding="0 0 0 12px")), "halion-tools-detail")
         show(self.detail, False)
 
-        toolbar = W.HBox([html("<b>🔧 Tools</b>"), self.new_button, self.draft_button, self.reload_button],
+        toolbar = W.HBox([html(heading("wrench", "Tools")), self.new_button, self.draft_button, self.reload_button],
                          layout=W.Layout(align_items="center"))
         columns = W.HBox([W.VBox([self.rows_box, self.empty], layout=W.Layout(flex="0 1 40%")), self.detail])
         super().__init__([toolbar, self.banner, self.draft_box, columns])
@@ -127,7 +128,7 @@ class ToolsView(PanelView):
                   source: str, needs_env: list[str]) -> None:
         strict = "strict" if strict_reason is None else f"not strict: {strict_reason}"
         env = (f'<div class="halion-muted">reads env: {escape(", ".join(needs_env))}</div>' if needs_env else "")
-        self.title.value = (f"<h3 style='margin:4px 0'>🔧 {escape(name)}</h3>"
+        self.title.value = (f"<h3 style='margin:4px 0'><i class='fa fa-wrench'></i> {escape(name)}</h3>"
                             f"<div>{escape(description) or '<i>no description</i>'}</div>"
                             f'<div class="halion-muted">{escape(strict)}</div>{env}')
         self.source.value = source

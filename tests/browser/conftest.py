@@ -108,7 +108,7 @@ def browser_page() -> Iterator[Any]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page = browser.new_page(viewport={"width": 1300, "height": 1600})
             page.set_default_timeout(30_000)
             yield page
         finally:

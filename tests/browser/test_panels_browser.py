@@ -62,6 +62,16 @@ def open_tab(page: Any, title: str) -> Any:
     return panel
 
 
+def fill(page: Any, box: Any, text: str) -> None:
+    """Type into a box and let its value reach the kernel before the next click.
+
+    ipywidgets holds back a model's state update while the kernel is busy but sends a button's
+    click at once, so a click right after typing can overtake the value."""
+    box.fill(text)
+    box.press("Tab")
+    wait_until(lambda: kernel_idle_for(page, 0.4), timeout=15)
+
+
 def shoot(page: Any, name: str) -> Path:
     path = screenshots_dir() / f"{name}.png"
     time.sleep(0.3)  # let the last widget updates paint
@@ -75,88 +85,116 @@ def test_panels_in_jupyterlab(lab: Lab, browser_page: Any, tmp_path: Path) -> No
     with FakeOpenAI() as fake:
         name = write_notebook(lab.root, fake.base_url, workspace)
         page.goto(lab.notebook_url(name))
-        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        page.locator(".jp-Cell .jp-InputArea-editor").first.click()
-        for _ in range(3):
-            page.keyboard.press("Shift+Enter")
-        page.wait_for_selector(".halion-tabs", timeout=90_000)
+        try:
+            run_all_cells(page)
+            page.wait_for_selector(".halion-tabs", timeout=90_000)
+            work_the_panels(page, fake, workspace)
+        except BaseException:
+            page.screenshot(path=str(screenshots_dir() / "failure.png"))
+            raise
 
-        # Chat: Enter sends; the answer streams in as markdown; the tool call is a card.
-        fake.script(reply(tool_calls=[call("add", {"a": 2, "b": 3})]),
-                    reply("The sum of 2 and 3 is **5**. " + " ".join(f"word{i}" for i in range(60))))
-        chat = open_tab(page, "Chat")
-        chat.locator(".halion-chat-input input").fill("What is 2 + 3?")
-        chat.locator(".halion-chat-input input").press("Enter")
-        chat.locator(".halion-chat-assistant strong", has_text="5").wait_for()
-        chat.locator(".halion-chat-status", has_text="1 tool call(s)").wait_for()
-        card = chat.locator(".halion-chat-toolcall")
-        assert "add" in card.inner_text()
-        card.get_by_text("add").first.click()  # open the card
-        chat.locator(".halion-chat-toolcall-body", has_text="result").wait_for()
-        assert "What is 2 + 3?" in chat.locator(".halion-chat-user").inner_text()
-        assert fake.requests[0]["messages"][-1]["content"] == "What is 2 + 3?"
-        shoot(page, "chat")
 
-        # Tools: a switch reaches the workspace's state file; the source is shown.
-        tools = open_tab(page, "Tools")
-        active = tools.locator(".halion-tool-row-add .halion-tools-active input")
-        active.uncheck()
-        status_file = workspace / ".halion" / "tool_status.json"
-        wait_until(lambda: json.loads(status_file.read_text())["add"]["active"] is False)
-        active.check()
-        wait_until(lambda: json.loads(status_file.read_text())["add"]["active"] is True)
-        tools.locator(".halion-tool-row-add .halion-tools-select").click()
-        tools.locator(".halion-tools-param-a input").fill("20")
-        tools.locator(".halion-tools-param-b input").fill("22")
-        tools.locator(".halion-tools-run").click()
-        tools.locator(".halion-tools-result", has_text="returned in").wait_for()
-        assert "42" in tools.locator(".halion-tools-result").inner_text()
-        assert "return a + b" in tools.locator(".halion-tools-source textarea").input_value()
-        shoot(page, "tools")
+def run_all_cells(page: Any) -> None:
+    """Run > Run All Cells once the kernel is connected (its status first reads idle, then connecting)."""
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    for _ in range(3):
+        wait_until(lambda: kernel_idle_for(page, 1.5), timeout=60)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.locator(".jp-Cell .jp-InputPrompt", has_text="[1]").first.wait_for(timeout=15_000)
+            return
+        except Exception:
+            continue  # the kernel was not ready after all: try again
+    raise AssertionError("the notebook's cells did not run")
 
-        # Chains: load the saved chain, run it, see each step's status and the output.
-        chains = open_tab(page, "Chains")
-        chains.locator(".halion-chains-select select").select_option("plus_ten")
-        chains.locator(".halion-chains-load").click()
-        chains.locator(".halion-chain-step-1").wait_for()
-        chains.locator(".halion-chains-run-input-x input").fill("5")
-        print("COUNT", chains.locator(".halion-chains-run-input-x").count(), chains.locator(".halion-chains-run-input").count())
-        time.sleep(1)
-        print("COUNT", chains.locator(".halion-chains-run-input-x").count(), chains.locator(".halion-chains-run-input-x input").input_value())
-        chains.locator(".halion-chains-run").click()
-        chains.locator(".halion-chains-output", has_text="finished").wait_for()
-        assert "15" in chains.locator(".halion-chains-output").inner_text()
-        assert "ok" in chains.locator(".halion-chain-step-1 .halion-chains-step-status").inner_text()
-        shoot(page, "chains")
 
-        # Logs: the chat's model and tool calls and the chain run, newest first; open one.
-        logs = open_tab(page, "Logs")
-        logs.locator(".halion-logs-refresh").click()
-        logs.locator(".halion-logs-table td", has_text="chain").first.wait_for()
-        logs.locator(".halion-logs-open select").select_index(1)
-        logs.locator(".halion-logs-detail", has_text="arguments").wait_for()
-        shoot(page, "logs")
+def kernel_idle_for(page: Any, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        status = page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
+        if status != "idle":
+            return False
+        time.sleep(0.1)
+    return True
 
-        # Env: a value set through the password box is stored and never shown.
-        env = open_tab(page, "Env")
-        env.locator(".halion-env-name input").fill("DEMO_API_TOKEN")
-        env.locator(".halion-env-value input").fill(SECRET)
-        env.locator(".halion-env-set").click()
-        env.locator(".halion-env-status", has_text="DEMO_API_TOKEN is set").wait_for()
-        assert env.locator(".halion-env-value input").input_value() == ""
-        assert SECRET not in page.content()
-        assert SECRET in (workspace / ".halion" / ".env").read_text()
-        shoot(page, "env")
 
-        # Admin: counts and places; clearing the log asks first.
-        admin = open_tab(page, "Admin")
-        admin.locator(".halion-admin-refresh").click()
-        assert str(workspace) in admin.locator(".halion-admin-info").inner_text()
-        admin.locator(".halion-admin-clear-log").click()
-        admin.locator(".halion-confirm", has_text="logged calls").wait_for()
-        shoot(page, "admin")
-        admin.locator(".halion-confirm-yes").click()
-        admin.locator(".halion-admin-status", has_text="Deleted").wait_for()
+def work_the_panels(page: Any, fake: FakeOpenAI, workspace: Path) -> None:
+    """Each tab as a person would use it, with a screenshot of each."""
+
+    # Chat: Enter sends; the answer streams in as markdown; the tool call is a card.
+    fake.script(reply(tool_calls=[call("add", {"a": 2, "b": 3})]),
+                reply("The sum of 2 and 3 is **5**. " + " ".join(f"word{i}" for i in range(60))))
+    chat = open_tab(page, "Chat")
+    chat.locator(".halion-chat-input input").fill("What is 2 + 3?")
+    chat.locator(".halion-chat-input input").press("Enter")
+    chat.locator(".halion-chat-assistant strong", has_text="5").wait_for()
+    chat.locator(".halion-chat-status", has_text="1 tool call(s)").wait_for()
+    card = chat.locator(".halion-chat-toolcall")
+    assert "add" in card.inner_text()
+    card.get_by_text("add").first.click()  # open the card
+    chat.locator(".halion-chat-toolcall-body", has_text="result").wait_for()
+    assert "What is 2 + 3?" in chat.locator(".halion-chat-user").inner_text()
+    assert fake.requests[0]["messages"][-1]["content"] == "What is 2 + 3?"
+    shoot(page, "chat")
+
+    # Tools: a switch reaches the workspace's state file; the source is shown.
+    tools = open_tab(page, "Tools")
+    active = tools.locator(".halion-tool-row-add .halion-tools-active input")
+    active.uncheck()
+    status_file = workspace / ".halion" / "tool_status.json"
+    wait_until(lambda: json.loads(status_file.read_text())["add"]["active"] is False)
+    active.check()
+    wait_until(lambda: json.loads(status_file.read_text())["add"]["active"] is True)
+    tools.locator(".halion-tool-row-add .halion-tools-select").click()
+    fill(page, tools.locator(".halion-tools-param-a input"), "20")
+    fill(page, tools.locator(".halion-tools-param-b input"), "22")
+    tools.locator(".halion-tools-run").click()
+    tools.locator(".halion-tools-result", has_text="returned in").wait_for()
+    assert "42" in tools.locator(".halion-tools-result").inner_text()
+    assert "return a + b" in tools.locator(".halion-tools-source textarea").input_value()
+    shoot(page, "tools")
+
+    # Chains: load the saved chain, run it, see each step's status and the output.
+    chains = open_tab(page, "Chains")
+    chains.locator(".halion-chains-select select").select_option("plus_ten")
+    chains.locator(".halion-chains-load").click()
+    chains.locator(".halion-chain-step-1").wait_for()
+    fill(page, chains.locator(".halion-chains-run-input-x input"), "5")
+    chains.locator(".halion-chains-run").click()
+    chains.locator(".halion-chains-output", has_text="finished").wait_for()
+    assert "15" in chains.locator(".halion-chains-output").inner_text()
+    assert "ok" in chains.locator(".halion-chain-step-1 .halion-chains-step-status").inner_text()
+    shoot(page, "chains")
+
+    # Logs: the chat's model and tool calls and the chain run, newest first; open one.
+    logs = open_tab(page, "Logs")
+    logs.locator(".halion-logs-refresh").click()
+    logs.locator(".halion-logs-table td", has_text="chain").first.wait_for()
+    logs.locator(".halion-logs-open select").select_option(index=1)
+    logs.locator(".halion-logs-detail", has_text="arguments").wait_for()
+    shoot(page, "logs")
+
+    # Env: a value set through the password box is stored and never shown.
+    env = open_tab(page, "Env")
+    env.locator(".halion-env-name input").fill("DEMO_API_TOKEN")
+    env.locator(".halion-env-value input").fill(SECRET)
+    env.locator(".halion-env-set").click()
+    env.locator(".halion-env-status", has_text="DEMO_API_TOKEN is set").wait_for()
+    assert env.locator(".halion-env-value input").input_value() == ""
+    assert SECRET not in page.content()
+    assert SECRET in (workspace / ".halion" / ".env").read_text()
+    shoot(page, "env")
+
+    # Admin: counts and places; clearing the log asks first.
+    admin = open_tab(page, "Admin")
+    admin.locator(".halion-admin-refresh").click()
+    assert str(workspace) in admin.locator(".halion-admin-info").inner_text()
+    admin.locator(".halion-admin-clear-log").click()
+    admin.locator(".halion-confirm", has_text="logged calls").wait_for()
+    shoot(page, "admin")
+    admin.locator(".halion-confirm-yes").click()
+    admin.locator(".halion-admin-status", has_text="Deleted").wait_for()
 
 
 def wait_until(check: Any, timeout: float = 15.0) -> None:

@@ -277,3 +277,51 @@ def test_use_workspace_then_tool_then_save(tmp_path: Path, monkeypatch: pytest.M
     assert ws.tools.save("weather") == (tmp_path / "tools" / "weather.py").resolve()
     assert call_file_isolated(tmp_path / "tools" / "weather.py", {"city": "Oslo"}, tmp_path / "tools")["result"] == (
         "Oslo in 1 day(s): sunny")
+
+
+def test_local_names_of_every_kind_are_not_mistaken_for_missing_ones(tmp_path: Path, notebook: FakeNotebook) -> None:
+    notebook.run('''
+        def _join(*parts: str, sep: str = "-", **extra: str) -> str:
+            return sep.join([*parts, *extra.values()])
+    ''')
+    notebook.run('''
+        def shapes(values: list[int]) -> str:
+            """Every way a name gets bound inside a function."""
+            import json as j
+            from collections import deque
+            total = 0
+            for index, value in enumerate(values):
+                total += value
+            squares = [v * v for v in values if (big := v > 1)]
+            try:
+                raise ValueError("x")
+            except ValueError as err:
+                caught = type(err).__name__
+            match {"kind": "point", "x": 1, "more": 2}:
+                case {"kind": kind, **rest}:
+                    matched = f"{kind}{len(rest)}"
+            with open(j.__file__) as handle:
+                first = handle.read(0)
+            twice = lambda n, *more, **kw: 2 * n  # noqa: E731
+            def inner(a, /, b, *c, d, **e):
+                return a
+            class Local:
+                pass
+            return _join(str(total), str(squares), str(big), caught, matched, first,
+                         str(twice(1)), str(inner(1, 2, d=3)), Local.__name__, str(deque([index])), sep="|")
+    ''')
+    ws = Workspace(tmp_path)
+    tool = ws.tools.register(notebook.ns["shapes"])
+    expected = tool.call({"values": [1, 2, 3]})
+    assert expected == "6|[4, 9]|True|ValueError|point2||2|1|Local|deque([2])"
+    path = ws.tools.save("shapes")
+    assert call_file_isolated(path, {"values": [1, 2, 3]}, tmp_path)["result"] == expected
+
+
+def test_a_name_defined_nowhere_is_reported_not_saved_half_way(tmp_path: Path, notebook: FakeNotebook) -> None:
+    notebook.run('def lost(a: int) -> int:\n    """Lost."""\n    return helper_never_defined(a)\n')
+    ws = Workspace(tmp_path)
+    ws.tools.register(notebook.ns["lost"])
+    with pytest.raises(ToolDefinitionError, match="helper_never_defined"):
+        ws.tools.save("lost")
+    assert not (tmp_path / "tools").exists()

@@ -137,12 +137,15 @@ def test_a_bad_tool_cell_is_reported_and_the_others_exported(tmp_path: Path) -> 
         new_code_cell("%%tool\nVALUE = 3"),
         new_code_cell("%%tool\ndef loose(*values: int) -> int:\n    return 0"),
         new_code_cell("%%tool --name ../escape\ndef fine(x: int) -> int:\n    return x"),
+        new_code_cell("def _helper(x: int) -> int:\n    return x + 1"),
+        new_code_cell("%%tool\ndef leans(x: int) -> int:\n    return _helper(x)"),  # notebook state, not an import
     ])
     with pytest.raises(HalionError) as info:
         halion_nb.export_tools(nb, tools_dir=tmp_path / "out")
     message = str(info.value)
-    for index in (2, 3, 4, 5):
+    for index in (2, 3, 4, 5, 6):
         assert f"tool cell {index}" in message
+    assert "_helper" in message
     assert "tool cell 1" not in message
     assert "1 written" in message
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["area.py"]

@@ -72,7 +72,7 @@ def test_build_validate_run(tools: Workspace) -> None:
     run = view.controller.last_run
     assert run.ok and run.output == "15 points"
     steps = find_all(view, "halion-chain-step")
-    assert all("✅ ok" in find(s, "halion-chains-step-status").value for s in steps)
+    assert all("fa-check-circle'></i> ok" in find(s, "halion-chains-step-status").value for s in steps)
     assert "15" in find(steps[0], "halion-chains-step-result").value
     assert "15 points" in find(view, "halion-chains-output").value
     assert tools.log.count(kind="step") == 2 and tools.log.count(kind="chain") == 1
@@ -105,7 +105,7 @@ def test_a_failing_step_is_shown_and_later_steps_skipped(tools: Workspace) -> No
     find(view, "halion-chains-run").click()
     view.controller.wait(20)
     steps = find_all(view, "halion-chain-step")
-    assert "❌ error" in find(steps[0], "halion-chains-step-status").value
+    assert "fa-times-circle'></i> error" in find(steps[0], "halion-chains-step-status").value
     assert "cannot handle 7" in find(steps[0], "halion-chains-step-result").value
     assert "skipped" in find(steps[1], "halion-chains-step-status").value
     assert "failed" in unescape(find(view, "halion-chains-output").value)

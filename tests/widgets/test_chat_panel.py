@@ -29,7 +29,7 @@ def test_send_shows_the_answer_and_a_tool_card(add: Workspace, live: FakeOpenAI)
     assert "what is 2 + 3?" in history[0].value
     card = find(view, "halion-chat-toolcall")
     assert card.selected_index is None  # collapsed until clicked
-    assert card.titles[0].startswith("🔧 add ✓ · ") and card.titles[0].endswith(" ms")
+    assert card.titles[0].startswith("add ✓ · ") and card.titles[0].endswith(" ms")
     body = unescape(card.children[0].value)
     assert '"a": 2' in body and "<b>result</b><pre>5</pre>" in body
     assert answers(view) == ["The sum is **5**."]

@@ -42,7 +42,7 @@ def test_filters(ws: Workspace) -> None:
     view = panel("logs", ws=ws)
     find(view, "halion-logs-kind").value = "model"
     assert rows(view) == 5 and "10+3" in find(view, "halion-logs-table").value
-    find(view, "halion-logs-kind").value = None
+    find(view, "halion-logs-kind").value = ""
     find(view, "halion-logs-tool").value = "shout"
     assert rows(view) == 1
     find(view, "halion-logs-tool").value = ""
