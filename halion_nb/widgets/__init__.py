@@ -6,6 +6,8 @@ workspace stay in sync (the tool registry's and the hub's change events).
 from __future__ import annotations
 
 import importlib
+import logging
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 PANELS: dict[str, str] = {
     "chat": "Chat", "tools": "Tools", "chains": "Chains", "logs": "Logs", "env": "Env", "admin": "Admin",
 }
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PANELS", "HalionPanel", "panel", "find", "find_all", "walk"]
 
@@ -41,6 +45,16 @@ def _build(which: str, ws: "Workspace") -> W.Widget:
     return getattr(module, f"{which}_panel")(ws)
 
 
+def _build_or_explain(which: str, ws: "Workspace") -> W.Widget:
+    """One tab of the tabbed panel; a panel that cannot be built says why instead of hiding the others."""
+    try:
+        return _build(which, ws)
+    except Exception as exc:
+        log.exception("could not build the %s panel", which)
+        message = f"The {PANELS[which]} panel could not be built: {type(exc).__name__}: {exc}"
+        return css(W.HTML(f"<div class='halion-err'>{escape(message)}</div>"), "halion-panel-error")
+
+
 def panel(which: str | None = None, ws: "Workspace | None" = None) -> Any:
     """The panel named `which` (chat, tools, chains, logs, env, admin), or all of them as tabs.
 
@@ -51,7 +65,7 @@ def panel(which: str | None = None, ws: "Workspace | None" = None) -> Any:
 
         ws = workspace()
     if which is None or which == "all":
-        return HalionPanel({name: _build(name, ws) for name in PANELS})
+        return HalionPanel({name: _build_or_explain(name, ws) for name in PANELS})
     key = which.strip().lower()
     if key not in PANELS:
         raise ValueError(f"no panel named {which!r}; choose one of {', '.join(PANELS)} (or none for all)")

@@ -30,6 +30,13 @@ STYLE = """<style>
 .halion-panel .halion-chat-history-box.widget-box { max-height: 520px; overflow-y: auto;
   border: 1px solid #d0d7de; border-radius: 6px; padding: 6px; flex-direction: column-reverse; }
 .halion-panel .halion-heading { margin-right: 6px; }
+.halion-chat-assistant p { margin: 4px 0; }
+.halion-panel .widget-html-content p, .halion-panel .widget-html-content li, .halion-panel .halion-table,
+.halion-panel .halion-chat-assistant .widget-html-content, .halion-panel .halion-chat-user .widget-html-content {
+  line-height: 1.45; }
+.halion-panel .halion-chat-user .widget-html-content div { margin: 4px 0; }
+.halion-chat-cursor { color: #8250df; animation: halion-blink 1s steps(2) infinite; }
+@keyframes halion-blink { 50% { opacity: 0; } }
 .halion-chains-status-ok { color: #1a7f37; }
 .halion-chains-status-error { color: #cf222e; }
 .halion-chains-status-skipped, .halion-chains-status-pending { color: #6e7781; }

@@ -67,9 +67,11 @@ class AdminView(PanelView):
         self.info.value = (
             f"<div><b>Workspace</b> <code>{escape(s.path)}</code></div>"
             f"<table class='halion-table' style='width:auto'>{rows}</table>"
-            f"<div class='halion-section-title'>Files</div><table class='halion-table' style='width:auto'>{places}</table>"
+            f"<div class='halion-section-title'>Files</div>"
+            f"<table class='halion-table' style='width:auto'>{places}</table>"
             f"<div class='halion-section-title'>Tool files <span class='halion-muted'>(written by Save, "
-            f"%%tool --save or %halion save)</span></div><table class='halion-table' style='width:auto'>{files}</table>")
+            f"%%tool --save or %halion save)</span></div>"
+            f"<table class='halion-table' style='width:auto'>{files}</table>")
 
 
 class AdminController(Controller):

@@ -77,7 +77,8 @@ class ArgRow(W.HBox):
     def __init__(self, f: FormField, arg: ArgState, refs: list[str]) -> None:
         self.param = f.name
         self.field = f
-        label = f"<code>{escape(f.name)}</code>" + ("" if f.required else " <span class='halion-muted'>(optional)</span>")
+        optional = "" if f.required else " <span class='halion-muted'>(optional)</span>"
+        label = f"<code>{escape(f.name)}</code>{optional}"
         self.label = W.HTML(label, layout=W.Layout(width="150px"))
         self.mode = css(W.Dropdown(options=[("value", "value"), ("reference", "ref")], value=arg.mode,
                                    layout=W.Layout(width="110px")), "halion-chains-arg-mode")
@@ -188,8 +189,8 @@ class ChainsView(PanelView):
         self.draft_button = button("Draft from goal", "halion-chains-draft", icon="magic")
         self.draft_status = html(cls="halion-chains-draft-status")
         super().__init__([
-            W.HBox([html(heading("link", "Chains")), self.select, self.load_button, self.new_button, self.delete_button],
-                   layout=W.Layout(align_items="center")),
+            W.HBox([html(heading("link", "Chains")), self.select, self.load_button, self.new_button,
+                    self.delete_button], layout=W.Layout(align_items="center")),
             W.HBox([self.goal, self.draft_button, self.draft_status], layout=W.Layout(align_items="center")),
             self.banner, self.confirm,
             W.HBox([self.chain_name, self.parallel, self.expose], layout=W.Layout(align_items="center")),
@@ -425,7 +426,8 @@ class ChainsController(Controller):
             return
         self.capture()
         taken = {s.id for s in self.steps}
-        step_id = tool if tool not in taken else next(f"{tool}_{n}" for n in range(2, 1000) if f"{tool}_{n}" not in taken)
+        step_id = tool if tool not in taken else next(
+            f"{tool}_{n}" for n in range(2, 1000) if f"{tool}_{n}" not in taken)
         self.steps.append(StepState(step_id, tool))
         self.render()
 

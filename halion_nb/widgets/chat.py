@@ -1,5 +1,8 @@
 """Chat panel: the conversation, answers streamed as markdown, tool calls as collapsible cards.
 
+The model's text is untrusted: it is rendered by `render_chat.markdown_html`, which escapes
+everything and emits a small set of tags, never passed raw to JupyterLab's (trusted) renderer.
+
 Enter in the one-line box sends; for several lines, the ¶ button swaps in a text area
 whose Enter makes a new line, and Send sends (ipywidgets' Textarea has no Enter event).
 The turn runs in a thread so the kernel keeps answering clicks (Stop sets the cancel event).
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import ipywidgets as W
 
 from ..errors import HalionError, ModelServiceError
+from ..render_chat import markdown_html
 from ._coalesce import Coalescer
 from ._controller import Controller
 from ._ui import Banner, PanelView, button, css, heading, html, message, pre, show
@@ -25,12 +29,7 @@ if TYPE_CHECKING:
 
 MODELS = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o", "o4-mini")
 """Suggestions in the model box; any name the service knows can be typed."""
-CURSOR = " ▍"
-
-
-def markdown_output(text: str) -> dict[str, Any]:
-    """One display_data output that JupyterLab renders as markdown."""
-    return {"output_type": "display_data", "data": {"text/markdown": text, "text/plain": text}, "metadata": {}}
+CURSOR = '<span class="halion-chat-cursor">▍</span>'
 
 
 def _text(value: Any) -> str:
@@ -63,7 +62,8 @@ class ChatView(PanelView):
         self.stop_button = button("Stop", "halion-chat-stop", icon="stop", style="warning",
                                   tooltip="Stop this answer (the conversation stays)")
         self.stop_button.disabled = True
-        toolbar = W.HBox([html(heading("comments", "Chat")), self.model, self.new_button], layout=W.Layout(align_items="center"))
+        toolbar = W.HBox([html(heading("comments", "Chat")), self.model, self.new_button],
+                         layout=W.Layout(align_items="center"))
         # the scroll box holds one column and lays it out bottom-up (CSS column-reverse), so it
         # stays scrolled to the newest message without any JavaScript
         box = css(W.VBox([W.VBox([self.empty, self.history, self.live])]), "halion-chat-history-box")
@@ -101,14 +101,14 @@ class ChatView(PanelView):
         return css(W.HTML(f"<div>{body}</div>", layout=W.Layout(align_self="flex-end")), "halion-chat-user")
 
     @staticmethod
-    def answer(text: str) -> W.Output:
-        out = css(W.Output(), "halion-chat-assistant")
-        out.outputs = (markdown_output(text),)
+    def answer(text: str, streaming: bool = False) -> W.HTML:
+        out = css(W.HTML(), "halion-chat-assistant")
+        ChatView.set_answer(out, text, streaming)
         return out
 
     @staticmethod
-    def set_answer(out: W.Output, text: str) -> None:
-        out.outputs = (markdown_output(text),)
+    def set_answer(out: W.HTML, text: str, streaming: bool = False) -> None:
+        out.value = markdown_html(text) + (CURSOR if streaming else "")
 
     @staticmethod
     def tool_card(name: str, arguments: Any, result: Any, error: str | None, duration_ms: float | None,
@@ -120,14 +120,13 @@ class ChatView(PanelView):
                      else f"<b>result</b>{pre(result)}")
         body = css(W.HTML("".join(parts)), "halion-chat-toolcall-body")
         card = W.Accordion(children=[body], titles=(f"{name} {state}{took}",), selected_index=None)
-        css(card, "halion-chat-toolcall", "halion-chat-toolcall-error" if error is not None else "halion-chat-toolcall-ok")
+        outcome = "halion-chat-toolcall-error" if error is not None else "halion-chat-toolcall-ok"
+        css(card, "halion-chat-toolcall", outcome)
         return card
 
     @staticmethod
-    def direct_result(text: str) -> W.Output:
-        out = css(W.Output(), "halion-chat-assistant", "halion-chat-direct")
-        out.outputs = (markdown_output(text),)
-        return out
+    def direct_result(text: str) -> W.HTML:
+        return css(W.HTML(markdown_html(text)), "halion-chat-assistant", "halion-chat-direct")
 
     @staticmethod
     def note(text: str, kind: str = "info") -> W.Widget:
@@ -160,7 +159,7 @@ class ChatController(Controller):
         self._turn_lock = self.hub.chat_lock
         self._shown: list[tuple[int, list[W.Widget]]] = []  # (id of message dict, its widgets)
         self._conversation: "Conversation | None" = None
-        self._segment: W.Output | None = None
+        self._segment: W.HTML | None = None
         self._segment_text = ""
         self._seen = 0
         self._turn_from = 0
@@ -244,7 +243,7 @@ class ChatController(Controller):
         self.view.set_running(True)
         self.view.status.value = message(f"{self.ws.model} is answering…")
         live: list[W.Widget] = [self.view.user_bubble(pending)] if pending is not None else []
-        self._segment, self._segment_text = self.view.answer("…"), ""
+        self._segment, self._segment_text = self.view.answer("", streaming=True), ""
         self.view.show_live([*live, self._segment])
 
         def finish() -> None:
@@ -268,14 +267,14 @@ class ChatController(Controller):
             self.stream.flush()
             self._seen = len(conversation.messages)
             self.sync_history()
-            self._segment, self._segment_text = self.view.answer(""), ""
+            self._segment, self._segment_text = self.view.answer("", streaming=True), ""
             self.view.show_live([self._segment])
         self._segment_text += delta
         self.stream.push(self._segment_text)
 
     def _paint(self, text: str) -> None:
         if self._segment is not None:
-            self.view.set_answer(self._segment, self.ws.env.redact(text) + CURSOR)
+            self.view.set_answer(self._segment, self.ws.env.redact(text), streaming=True)
 
     def _done(self, result: "ChatResult") -> None:
         self.stream.cancel()

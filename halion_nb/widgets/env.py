@@ -42,7 +42,8 @@ class EnvView(PanelView):
         self.unset_button = button("Remove", "halion-env-unset", icon="trash",
                                    tooltip="Remove the variable from .halion/.env")
         self.status = html(cls="halion-env-status")
-        header = W.HBox([html(heading("key", "Environment")), self.refresh_button], layout=W.Layout(align_items="center"))
+        header = W.HBox([html(heading("key", "Environment")), self.refresh_button],
+                        layout=W.Layout(align_items="center"))
         form = W.HBox([self.var, self.value, self.set_button, self.unset_button], layout=W.Layout(align_items="center"))
         super().__init__([header, self.banner, self.table, form, self.status])
 

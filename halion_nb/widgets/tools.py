@@ -1,6 +1,7 @@
 """Tools panel: every tool with its switches; source editor, schema, test-run form, delete, draft."""
 from __future__ import annotations
 
+import json
 import time
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -77,7 +78,8 @@ class ToolsView(PanelView):
 
         self.title = html(cls="halion-tools-title")
         self.review = html(cls="halion-tools-draft-review")
-        self.source = css(W.Textarea(layout=W.Layout(width="100%", height="240px")), "halion-tools-source", "halion-code")
+        self.source = css(W.Textarea(layout=W.Layout(width="100%", height="240px")),
+                          "halion-tools-source", "halion-code")
         self.save_button = button("Save", "halion-tools-save", icon="save", style="primary",
                                   tooltip="Validate, register and write tools/<name>.py")
         self.revert_button = button("Revert", "halion-tools-revert", icon="undo", tooltip="Back to the registered code")
@@ -183,6 +185,7 @@ class ToolsController(Controller):
         self.draft_result: Any = None
         """The last ToolDraft the model wrote (Save accepts it as is, or the edited code)."""
         self._loaded_source = ""
+        self._saving = False
         self._fields: list[FormField] = []
         self.draft_worker = self.new_worker("draft")
         v = view
@@ -241,7 +244,7 @@ class ToolsController(Controller):
             self._show_row(name)
             return
         self.refresh()
-        if name == self.selected and event == "registered":
+        if name == self.selected and event == "registered" and not self._saving:
             if self.view.source.value == self._loaded_source:
                 self.select(name)
             else:
@@ -284,6 +287,7 @@ class ToolsController(Controller):
         code = self.view.source.value
         name = None if self.creating else self.selected
         draft = self.draft_result if self.creating else None
+        self._saving = True
         try:
             if draft is not None and code == getattr(draft, "code", None):
                 tool = self.ws.tools.accept(draft)
@@ -293,6 +297,8 @@ class ToolsController(Controller):
             self.view.source_error.value = f'<pre class="halion-err">{escape(str(exc))}</pre>'
             self.view.source_status.value = message("Not saved.", "error")
             return
+        finally:
+            self._saving = False
         self.draft_result = None
         self.select(tool.name)
         self.view.source_status.value = message(f"Saved {self.ws.tools.path_of(tool.name)}", "ok")
@@ -314,7 +320,8 @@ class ToolsController(Controller):
 
         def done(result: Any) -> None:
             ms = (time.perf_counter() - started) * 1000
-            self.view.run_result.value = message(f"✓ {tool.name} returned in {ms:.0f} ms", "ok") + pre(result)
+            shown = self.ws.env.redact(result if isinstance(result, str) else _json(result))
+            self.view.run_result.value = message(f"✓ {tool.name} returned in {ms:.0f} ms", "ok") + pre(shown)
 
         def failed(exc: BaseException) -> None:
             if isinstance(exc, ToolArgumentError):
@@ -381,6 +388,13 @@ class ToolsController(Controller):
             self.hub.emit("log")
 
         self.draft_worker.start(lambda: drafter(description), on_done=done, on_error=failed, on_finally=finish)
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _draft_source(draft: Any) -> str:

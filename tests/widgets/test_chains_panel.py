@@ -57,7 +57,8 @@ def build_two_steps(view: W.Widget) -> None:
     second = add_step(view, "describe")
     n = arg(second, "n")
     find(n, "halion-chains-arg-mode").value = "ref"
-    assert find(n, "halion-chains-arg-ref").options[1:] == (("inputs.x", "inputs.x"), ("steps.add.output", "steps.add.output"))
+    refs = [value for _, value in find(n, "halion-chains-arg-ref").options]
+    assert refs == [None, "inputs.x", "steps.add.output"]
     find(n, "halion-chains-arg-ref").value = "steps.add.output"
 
 

@@ -1,6 +1,7 @@
 """Chat panel against the fake server: streaming answers, tool cards, Stop, errors with Retry."""
 from __future__ import annotations
 
+import re
 import time
 from html import unescape
 
@@ -12,8 +13,8 @@ from halion_nb.workspace import Workspace
 
 
 def answers(view: W.Widget) -> list[str]:
-    return ["".join(o["data"]["text/markdown"] for o in out.outputs)
-            for out in find_all(view, "halion-chat-assistant")]
+    """The answers as text (markdown rendered to HTML, tags stripped)."""
+    return [unescape(re.sub(r"<[^>]+>", "", w.value)) for w in find_all(view, "halion-chat-assistant")]
 
 
 def test_send_shows_the_answer_and_a_tool_card(add: Workspace, live: FakeOpenAI) -> None:
@@ -32,7 +33,8 @@ def test_send_shows_the_answer_and_a_tool_card(add: Workspace, live: FakeOpenAI)
     assert card.titles[0].startswith("add ✓ · ") and card.titles[0].endswith(" ms")
     body = unescape(card.children[0].value)
     assert '"a": 2' in body and "<b>result</b><pre>5</pre>" in body
-    assert answers(view) == ["The sum is **5**."]
+    assert answers(view) == ["The sum is 5."]
+    assert "<b>5</b>" in find(view, "halion-chat-assistant").value  # markdown rendered
     assert find(view, "halion-chat-input").value == ""
     assert "1 tool call(s)" in find(view, "halion-chat-status").value
     assert not find(view, "halion-chat-send").disabled and find(view, "halion-chat-stop").disabled
@@ -72,7 +74,7 @@ def test_the_answer_streams_in_coalesced_updates(ws: Workspace, live: FakeOpenAI
     def paint(value: str) -> None:
         original(value)
         segment = controller._segment
-        painted.append(segment.outputs[0]["data"]["text/markdown"] if segment is not None else "")
+        painted.append(segment.value if segment is not None else "")
         time.sleep(0.002)
 
     controller.stream._apply = paint
@@ -82,7 +84,8 @@ def test_the_answer_streams_in_coalesced_updates(ws: Workspace, live: FakeOpenAI
     elapsed = time.perf_counter() - started
     assert answers(view) == [text]
     assert 1 <= len(painted) <= elapsed * 20 + 2  # at most ~20 widget updates a second, not 400
-    assert all(p.endswith(" ▍") for p in painted)  # a cursor while it streams, gone at the end
+    assert all(p.endswith("▍</span>") for p in painted)  # a cursor while it streams, gone at the end
+    assert "▍" not in find(view, "halion-chat-assistant").value
 
 
 def test_the_kernel_stays_free_while_the_model_answers(add: Workspace, live: FakeOpenAI) -> None:
@@ -172,7 +175,7 @@ def test_a_direct_result_goes_to_the_person(add: Workspace, live: FakeOpenAI) ->
     view.controller.send("add 40 and 2")
     view.controller.wait(20)
     assert "result → you" in find(view, "halion-chat-toolcall").titles[0]
-    assert find(view, "halion-chat-direct").outputs[0]["data"]["text/markdown"] == "42"
+    assert find(view, "halion-chat-direct").value == "<p>42</p>"
 
 
 def test_new_conversation_and_a_second_panel(ws: Workspace, live: FakeOpenAI) -> None:
@@ -196,3 +199,23 @@ def test_the_model_selector_sets_the_workspace_model(ws: Workspace, live: FakeOp
     view.controller.send("hi")
     view.controller.wait(20)
     assert live.requests[0]["model"] == "my-local-model"
+
+
+def test_the_model_text_is_escaped_not_run(ws: Workspace, live: FakeOpenAI) -> None:
+    live.script(reply("Look: <img src=x onerror=alert(1)> and `<b>code</b>`\n\n```\n<script>bad()</script>\n```"))
+    view = panel("chat", ws=ws)
+    view.controller.send("<i>hi</i>")
+    view.controller.wait(20)
+    shown = find(view, "halion-chat-assistant").value
+    assert "<img" not in shown and "<script" not in shown and "&lt;img src=x" in shown
+    assert "<i>hi</i>" not in find(view, "halion-chat-user").value
+
+
+def test_secrets_in_answers_are_redacted(ws: Workspace, live: FakeOpenAI) -> None:
+    ws.env.set("DEMO_TOKEN", "tok-abcdef-123456")
+    live.script(reply("your token is tok-abcdef-123456"))
+    view = panel("chat", ws=ws)
+    view.controller.send("what is my token?")
+    view.controller.wait(20)
+    assert answers(view)[0].startswith("your token is *")
+    assert "tok-abcdef" not in find(view, "halion-chat-assistant").value

@@ -40,7 +40,8 @@ def test_panel_defaults_to_the_current_workspace(ws: Workspace) -> None:
     assert halion_nb.panel is panel
 
 
-def test_magic_displays_the_panel(ws: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_magic_displays_the_panel(ws: Workspace, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     from halion_nb.notebook import commands, panel_commands
 
     shown: list[object] = []
@@ -60,3 +61,29 @@ def test_find_selects_by_css_class(ws: Workspace) -> None:
     assert find(view, "halion-env-set").description == "Set"
     with pytest.raises(ValueError):
         find(view, "halion-no-such-class")
+
+
+def test_a_panel_that_cannot_be_built_does_not_hide_the_others(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from halion_nb.widgets import logs
+
+    def broken(ws: Workspace) -> None:
+        raise RuntimeError("log unreadable")
+
+    monkeypatch.setattr(logs, "logs_panel", broken)
+    tabs = panel(ws=ws)
+    assert "log unreadable" in tabs.panels["logs"].value
+    assert "halion-panel-tools" in tabs.panels["tools"]._dom_classes
+
+
+def test_closing_a_panel_stops_its_subscriptions(ws: Workspace) -> None:
+    before = len(ws.tools._listeners)
+    tabs = panel(ws=ws)
+    assert len(ws.tools._listeners) > before
+    tabs.close()
+    assert len(ws.tools._listeners) == before
+
+    def later(x: int) -> int:
+        """Registered after the panels closed."""
+        return x
+
+    ws.tools.register(later)  # no closed widget is touched

@@ -225,3 +225,10 @@ def test_update_source_api(ws: Workspace) -> None:
     ws.tools.update_source("triple", "def triple(x: int) -> int:\n    \"\"\"Triple.\"\"\"\n    return x * 3\n")
     assert ("registered", "triple") in state_events and ("saved", "triple") in state_events
     assert json.loads(json.dumps(ws.tools.get("triple").schema))["function"]["name"] == "triple"
+
+
+def test_draft_is_disabled_with_a_reason_when_not_available(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ws.tools, "draft", None, raising=False)
+    view = panel("tools", ws=ws)
+    button = find(view, "halion-tools-draft")
+    assert button.disabled and "not available" in button.tooltip
