@@ -28,7 +28,7 @@ def function_source(fn: Callable[..., Any]) -> str | None:
     tree = ast.parse(source)
     node = tree.body[0]
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
-        kept = [d for d in node.decorator_list if _decorator_name(d) not in _DECORATORS_TO_DROP]
+        kept = [d for d in node.decorator_list if decorator_name(d) not in _DECORATORS_TO_DROP]
         if len(kept) != len(node.decorator_list):
             lines = source.splitlines()
             start = node.decorator_list[0].lineno - 1
@@ -38,7 +38,8 @@ def function_source(fn: Callable[..., Any]) -> str | None:
     return source
 
 
-def _decorator_name(node: ast.expr) -> str:
+def decorator_name(node: ast.expr) -> str:
+    """The last name of a decorator expression: `tool` for `@halion_nb.tool(...)`."""
     target = node.func if isinstance(node, ast.Call) else node
     if isinstance(target, ast.Attribute):
         return target.attr

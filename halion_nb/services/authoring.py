@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..core.env_detection import DYNAMIC, env_reads_in_tree
 from ..core.naming import check_name
+from ..core.tool_files import decorator_name
 from ..core.tool_schema import describe_function
 from ..errors import HalionError, ToolDefinitionError
 
@@ -861,7 +862,7 @@ def _runs_on_import(tree: ast.Module) -> list[str]:
         lines.append(node.lineno)
     decorated = [f"@{ast.unparse(d)} (line {d.lineno})" for n in tree.body
                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                 for d in n.decorator_list if _decorator_name(d) != "tool"]
+                 for d in n.decorator_list if decorator_name(d) != "tool"]
     out = []
     if lines:
         out.append("runs code as soon as the cell runs, not only when the tool is called: line "
@@ -870,9 +871,3 @@ def _runs_on_import(tree: ast.Module) -> list[str]:
         out.append("decorators run when the cell runs and may change the function: " + ", ".join(decorated))
     return out
 
-
-def _decorator_name(node: ast.expr) -> str:
-    target = node.func if isinstance(node, ast.Call) else node
-    if isinstance(target, ast.Attribute):
-        return target.attr
-    return target.id if isinstance(target, ast.Name) else ""
