@@ -18,14 +18,22 @@ class Tool:
     name: str
     function: Callable[..., Any]
     spec: FunctionSpec = field(repr=False)
-    source: str | None = field(default=None, repr=False)
-    """Code a tool file is made of: the `%%tool` cell, or the function's own source."""
+    given_source: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_function(
         cls, fn: Callable[..., Any], name: str, *, description: str | None = None, source: str | None = None
     ) -> "Tool":
-        return cls(name=name, function=fn, spec=describe_function(fn, name, description), source=source)
+        return cls(name=name, function=fn, spec=describe_function(fn, name, description), given_source=source)
+
+    @property
+    def source(self) -> str | None:
+        """Code a tool file is made of: the `%%tool` cell, or the function's own source (read on first use)."""
+        if self.given_source is None:
+            from .tool_files import function_source
+
+            self.given_source = function_source(self.function)
+        return self.given_source
 
     @property
     def description(self) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import linecache
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,7 @@ from ..errors import ConfigError, ToolDefinitionError, ToolNotFoundError
 from .files import atomic_write_text
 from .naming import check_name
 from .tool import Tool
-from .tool_files import function_source, load_tool_file, render_tool_file
+from .tool_files import load_tool_file, render_tool_file
 from .tool_manager import ToolManager
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class ToolRegistry:
         if isinstance(fn, Tool):
             fn = fn.function
         name = check_name(name or getattr(fn, "__name__", None))
-        tool = Tool.from_function(fn, name, description=description, source=source or function_source(fn))
+        tool = Tool.from_function(fn, name, description=description, source=source)
         self._tools[name] = tool
         changes = {k: v for k, v in (("active", active), ("postprocess", postprocess)) if v is not None}
         if changes and any(getattr(self.manager.state(name), k) != v for k, v in changes.items()):
@@ -104,8 +105,10 @@ class ToolRegistry:
         namespace: dict[str, Any] = dict(old.function.__globals__) if old is not None else {}
         namespace.setdefault("__name__", f"halion_tools.{name}")
         namespace.pop(name, None)
+        filename = f"<tool {name}>"
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)  # tracebacks show the code
         try:
-            exec(compile(tree, f"<tool {name}>", "exec"), namespace)
+            exec(compile(tree, filename, "exec"), namespace)
         except (Exception, SystemExit) as exc:
             raise ToolDefinitionError(
                 f"Running the code raised {type(exc).__name__}: {exc}. Nothing was changed."

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import inspect
 import typing
-from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -15,20 +15,45 @@ from ..errors import ToolDefinitionError
 _STYLE_OPTIONS = {style: {"warnings": False} for style in ("google", "numpy", "sphinx")}
 
 
-@dataclass(frozen=True)
 class FunctionSpec:
-    """What a function says about itself: description, argument model, schemas."""
+    """What a function says about itself: description, argument model and, built on first
+    use, its JSON schemas (registering many tools stays cheap; the model's request pays once)."""
 
-    description: str
-    args_model: type[BaseModel]
-    parameters: dict[str, Any]
-    """JSON Schema sent to the model: strict form when `strict` is true."""
-    loose_parameters: dict[str, Any]
-    """JSON Schema with defaults kept; used to read back nulls that strict mode forces."""
-    strict: bool
-    strict_reason: str | None
-    field_names: dict[str, str]
-    """Parameter name → field name in `args_model` (fields are prefixed to avoid clashes)."""
+    def __init__(self, name: str, description: str, args_model: type[BaseModel], field_names: dict[str, str]) -> None:
+        self.name = name
+        self.description = description
+        self.args_model = args_model
+        self.field_names = field_names
+        """Parameter name → field name in `args_model` (fields are prefixed to avoid clashes)."""
+
+    @cached_property
+    def loose_parameters(self) -> dict[str, Any]:
+        """JSON Schema with defaults kept; used to read back nulls that strict mode forces."""
+        try:
+            loose = _without_titles(self.args_model.model_json_schema())
+        except Exception as exc:
+            raise ToolDefinitionError(
+                f"Tool '{self.name}': its parameter types cannot become a JSON schema ({exc})."
+            ) from exc
+        loose.setdefault("properties", {})
+        return loose
+
+    @cached_property
+    def _strict_form(self) -> tuple[dict[str, Any], str | None]:
+        return to_strict(self.loose_parameters)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """JSON Schema sent to the model: strict form when `strict` is true."""
+        return self._strict_form[0]
+
+    @property
+    def strict(self) -> bool:
+        return self._strict_form[1] is None
+
+    @property
+    def strict_reason(self) -> str | None:
+        return self._strict_form[1]
 
 
 def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
@@ -82,21 +107,9 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
         model = create_model(  # type: ignore[call-overload]
             f"{name}_arguments", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
         )
-        loose = model.model_json_schema()
     except Exception as exc:
-        raise ToolDefinitionError(f"Tool '{name}': its parameter types cannot become a JSON schema ({exc}).") from exc
-    loose = _without_titles(loose)
-    loose.setdefault("properties", {})
-    strict_schema, reason = to_strict(loose)
-    return FunctionSpec(
-        description=(description if description is not None else summary) or "",
-        args_model=model,
-        parameters=strict_schema if reason is None else loose,
-        loose_parameters=loose,
-        strict=reason is None,
-        strict_reason=reason,
-        field_names=field_names,
-    )
+        raise ToolDefinitionError(f"Tool '{name}': its parameter types are not supported ({exc}).") from exc
+    return FunctionSpec(name, (description if description is not None else summary) or "", model, field_names)
 
 
 def _check_parameter(tool: str, param: inspect.Parameter, hints: dict[str, Any]) -> None:
@@ -141,7 +154,7 @@ def _children(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _without_titles(schema: dict[str, Any]) -> dict[str, Any]:
-    schema = copy.deepcopy(schema)
+    """Drop the `title` keys pydantic adds (in place: the schema is a fresh dict)."""
     stack = [schema]
     while stack:
         node = stack.pop()

@@ -6,6 +6,7 @@ pydantic model as structured output. `openai` is imported on first use only.
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -42,6 +43,10 @@ SETUP_HELP = (
     "or Workspace(model=...). To run offline from a recording, set HALION_REPLAY=path.jsonl "
     "(or Workspace(replay=...))."
 )
+
+_attempts: "contextvars.ContextVar[list[dict[str, Any]] | None]" = contextvars.ContextVar("halion_attempts",
+                                                                                          default=None)
+"""The HTTP attempts of the request being sent in this thread: one entry per try, retries included."""
 
 _clients: "weakref.WeakKeyDictionary[Workspace, tuple[tuple[Any, ...], openai.OpenAI]]" = weakref.WeakKeyDictionary()
 _clients_lock = threading.Lock()
@@ -109,21 +114,34 @@ def _build(ws: "Workspace", which: str, key: str | None, base_url: str | None, r
     import httpx2
     import openai
 
-    options: dict[str, Any] = {"timeout": ws.request_timeout, "max_retries": retries}
+    transport: httpx2.BaseTransport | None = None
     if which == "replay":
         from .replay import ReplayTransport
 
         assert ws.replay is not None
-        transport: httpx2.BaseTransport = ReplayTransport(ws.replay, ws.env.redact)
-        http = openai.DefaultHttpx2Client(transport=transport, timeout=ws.request_timeout)
-        return openai.OpenAI(api_key=NO_KEY, base_url=REPLAY_URL, http_client=http, **options)
-    if which == "record":
+        transport = ReplayTransport(ws.replay, ws.env.redact)
+        key, base_url = NO_KEY, REPLAY_URL
+    elif which == "record":
         from .replay import RecordingTransport
 
         assert ws.replay is not None
         transport = RecordingTransport(ws.replay, httpx2.HTTPTransport(), ws.env.redact)
-        options["http_client"] = openai.DefaultHttpx2Client(transport=transport, timeout=ws.request_timeout)
-    return openai.OpenAI(api_key=key or NO_KEY, base_url=base_url, **options)
+    http = openai.DefaultHttpx2Client(transport=transport, timeout=ws.request_timeout,
+                                      event_hooks={"request": [_on_request], "response": [_on_response]})
+    return openai.OpenAI(api_key=key or NO_KEY, base_url=base_url, http_client=http,
+                         timeout=ws.request_timeout, max_retries=retries)
+
+
+def _on_request(request: Any) -> None:
+    attempts = _attempts.get()
+    if attempts is not None:
+        attempts.append({"status": None, "started": time.perf_counter()})
+
+
+def _on_response(response: Any) -> None:
+    attempts = _attempts.get()
+    if attempts:
+        attempts[-1].update(status=response.status_code, ended=time.perf_counter())
 
 
 def complete(
@@ -148,6 +166,8 @@ def complete(
         request["stream_options"] = {"include_usage": True}
     api = client(ws)
     started = time.perf_counter()
+    attempts: list[dict[str, Any]] = []
+    token = _attempts.set(attempts)
     try:
         if stream:
             with api.chat.completions.create(**request) as chunks:
@@ -160,11 +180,13 @@ def complete(
             error = exc.error
         elif isinstance(exc, Exception) and not isinstance(exc, HalionError):
             error = map_error(exc, ws)
-        _log_model(ws, name, messages, tools, stream, None, error, started, conversation_id, purpose)
+        _log_model(ws, name, messages, tools, stream, None, error, started, conversation_id, purpose, attempts)
         if error is exc:
             raise
         raise error from None
-    _log_model(ws, name, messages, tools, stream, out, None, started, conversation_id, purpose)
+    finally:
+        _attempts.reset(token)
+    _log_model(ws, name, messages, tools, stream, out, None, started, conversation_id, purpose, attempts)
     return out
 
 
@@ -248,6 +270,8 @@ def parse_structured(
     name = model or ws.model
     api = client(ws)
     started = time.perf_counter()
+    attempts: list[dict[str, Any]] = []
+    token = _attempts.set(attempts)
     try:
         response = api.chat.completions.parse(model=name, messages=messages, response_format=response_model)
     except Exception as exc:
@@ -259,10 +283,12 @@ def parse_structured(
             )
         else:
             error = map_error(exc, ws)
-        _log_model(ws, name, messages, None, False, None, error, started, None, purpose)
+        _log_model(ws, name, messages, None, False, None, error, started, None, purpose, attempts)
         if error is exc:
             raise
         raise error from None
+    finally:
+        _attempts.reset(token)
     out = _from_response(response)
     parsed = response.choices[0].message.parsed if response.choices else None
     problem = None
@@ -271,7 +297,7 @@ def parse_structured(
             f"the model gave no {response_model.__name__} ({_shorten(out.content or 'no content', 200)}). "
             "Try again or rephrase."
         )
-    _log_model(ws, name, messages, None, False, out, problem, started, None, purpose)
+    _log_model(ws, name, messages, None, False, out, problem, started, None, purpose, attempts)
     if problem is not None:
         raise problem
     return parsed  # type: ignore[return-value]
@@ -363,9 +389,9 @@ def _shorten(text: str, limit: int) -> str:
 def _log_model(
     ws: "Workspace", name: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
     stream: bool, out: Completion | None, error: BaseException | None, started: float,
-    conversation_id: str | None, purpose: str,
+    conversation_id: str | None, purpose: str, attempts: list[dict[str, Any]] | None = None,
 ) -> None:
-    """One "model" row; a broken log never breaks the chat (it is reported with `logging`)."""
+    """One "model" row, after one for each attempt the SDK retried; a broken log never breaks the chat."""
     last = messages[-1] if messages else {}
     arguments = {
         "messages": len(messages),
@@ -379,7 +405,20 @@ def _log_model(
         result = {"text": out.content, "tool_calls": [{"name": c["name"], "arguments": c["arguments"]}
                                                        for c in out.tool_calls]}
         meta["finish_reason"] = out.finish_reason
+    attempts = attempts or []
+    if len(attempts) > 1:
+        meta["attempts"] = len(attempts)
     try:
+        for number, attempt in enumerate(attempts[:-1], 1):  # every attempt but the last was retried
+            status = attempt["status"]
+            what = f"HTTP {status}" if status and status >= 400 else "no full answer (timeout or connection cut)"
+            ended = attempt.get("ended") or attempts[number]["started"]
+            ws.log.record(
+                "model", name=name, conversation_id=conversation_id, arguments=arguments,
+                error=f"{what}; the SDK retried (attempt {number} of {len(attempts)})",
+                duration_ms=(ended - attempt["started"]) * 1000,
+                meta={"purpose": purpose, "attempt": number, "status": status, "retried": True},
+            )
         ws.log.record(
             "model", name=name, conversation_id=conversation_id, arguments=arguments, result=result,
             error=None if error is None else f"{type(error).__name__}: {error}",

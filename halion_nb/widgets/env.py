@@ -63,6 +63,8 @@ class EnvView(PanelView):
                 f"<div class='halion-muted'>secrets file: <code>{escape(env_file)}</code> (mode 0600)</div>")
         missing = [r.name for r in rows if not r.is_set]
         self.var.options = tuple(missing + [r.name for r in rows if r.is_set])
+        if missing and not self.var.value:
+            self.var.value = missing[0]  # the first thing to fix, ready to type its value
 
 
 class EnvController(Controller):

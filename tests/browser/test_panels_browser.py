@@ -22,6 +22,13 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")
 
 SECRET = "browser-secret-value-4b1d"
+WEATHER = """import os
+
+def weather(city: str) -> str:
+    \"\"\"Weather in a city (needs an API key).\"\"\"
+    key = os.environ["WEATHER_API_KEY"]
+    return f"sunny in {city}"
+"""
 TOOL_CELL = '''%%tool
 def add(a: int, b: int) -> int:
     """Add two integers.
@@ -43,6 +50,7 @@ def write_notebook(root: Path, base_url: str, workspace: Path) -> str:
     show = (
         "import halion_nb\n"
         "from halion_nb.models import Toolchain\n"
+        f"halion_nb.workspace().tools.update_source(None, {WEATHER!r}, save=False)\n"
         "halion_nb.workspace().chains.save(Toolchain.model_validate({'name': 'plus_ten', "
         "'inputs': [{'name': 'x', 'type': 'integer'}], 'steps': [{'id': 'add', 'tool': 'add', "
         "'arguments': {'a': {'ref': 'inputs.x'}, 'b': 10}}]}))\n"
@@ -82,6 +90,8 @@ def shoot(page: Any, name: str) -> Path:
 def test_panels_in_jupyterlab(lab: Lab, browser_page: Any, tmp_path: Path) -> None:
     page = browser_page
     workspace = tmp_path / "ws"
+    for stale in ("failure.png", "failure.html"):
+        (screenshots_dir() / stale).unlink(missing_ok=True)
     with FakeOpenAI() as fake:
         name = write_notebook(lab.root, fake.base_url, workspace)
         page.goto(lab.notebook_url(name))
@@ -178,10 +188,15 @@ def work_the_panels(page: Any, fake: FakeOpenAI, workspace: Path) -> None:
 
     # Env: a value set through the password box is stored and never shown.
     env = open_tab(page, "Env")
-    env.locator(".halion-env-name input").fill("DEMO_API_TOKEN")
+    assert "missing" in env.locator(".halion-env-table tr", has_text="WEATHER_API_KEY").inner_text()
+    shoot(page, "env-missing")
+    env.locator(".halion-env-name input").fill("WEATHER_API_KEY")
     env.locator(".halion-env-value input").fill(SECRET)
+    env.locator(".halion-env-value input").press("Tab")
+    wait_until(lambda: kernel_idle_for(page, 0.4))
     env.locator(".halion-env-set").click()
-    env.locator(".halion-env-status", has_text="DEMO_API_TOKEN is set").wait_for()
+    env.locator(".halion-env-status", has_text="WEATHER_API_KEY is set").wait_for()
+    assert "missing" not in env.locator(".halion-env-table tr", has_text="WEATHER_API_KEY").inner_text()
     assert env.locator(".halion-env-value input").input_value() == ""
     assert SECRET not in page.content()
     assert SECRET in (workspace / ".halion" / ".env").read_text()
