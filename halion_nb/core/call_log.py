@@ -251,9 +251,8 @@ class CallLog:
         return self.redact(text) if self.redact is not None else text
 
     def _dumps(self, value: Any) -> str:
-        """JSON text with every string redacted, before and after encoding."""
-        plain = _jsonable(value, self._clean, 0)
-        return self._clean(json.dumps(plain, ensure_ascii=False))
+        """JSON text, redacted once encoded (redaction also covers JSON-escaped secrets)."""
+        return self._clean(json.dumps(_jsonable(value, 0), ensure_ascii=False))
 
     def _json(self, value: Any, field: str, truncated: list[str]) -> str:
         text = self._dumps(value)
@@ -458,25 +457,23 @@ def _where(
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
 
 
-def _jsonable(value: Any, clean: Callable[[str], str], depth: int) -> Any:
-    """A plain JSON structure with every string passed through `clean`."""
-    if value is None or isinstance(value, (bool, int, float)):
+def _jsonable(value: Any, depth: int) -> Any:
+    """A plain JSON structure for any value (models, dataclasses, sets, objects via `str`)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, str):
-        return clean(value)
     if depth >= _MAX_DEPTH:
-        return clean(f"<nested deeper than {_MAX_DEPTH} levels: {type(value).__name__}>")
+        return f"<nested deeper than {_MAX_DEPTH} levels: {type(value).__name__}>"
     if isinstance(value, BaseModel):
-        return _jsonable(value.model_dump(mode="json"), clean, depth + 1)
+        return _jsonable(value.model_dump(mode="json"), depth + 1)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return _jsonable(fields, clean, depth + 1)
+        return _jsonable(fields, depth + 1)
     if isinstance(value, Mapping):
-        return {clean(str(k)): _jsonable(v, clean, depth + 1) for k, v in value.items()}
+        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v, clean, depth + 1) for v in value]
+        return [_jsonable(v, depth + 1) for v in value]
     if isinstance(value, (set, frozenset)):
-        items = [_jsonable(v, clean, depth + 1) for v in value]
+        items = [_jsonable(v, depth + 1) for v in value]
         try:
             return sorted(items)
         except TypeError:
@@ -485,7 +482,7 @@ def _jsonable(value: Any, clean: Callable[[str], str], depth: int) -> Any:
         text = str(value)
     except Exception:  # a broken __str__ must not lose the log row
         text = object.__repr__(value)
-    return clean(text)
+    return text
 
 
 def _cut(text: str, limit: int) -> str:

@@ -196,6 +196,10 @@ class _CallbackFailed(Exception):
         self.error = error
 
 
+class _StreamEnded(Exception):
+    """A stream that closed cleanly before the model finished its answer (no finish_reason came)."""
+
+
 def _from_response(response: Any) -> Completion:
     choice = response.choices[0] if response.choices else None
     out = Completion(finish_reason=choice.finish_reason if choice else None)
@@ -247,6 +251,8 @@ def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: thread
     out.content = "".join(text) if text else None
     if out.cancelled:
         out.finish_reason = "cancelled"
+    elif out.finish_reason is None:  # the SDK does not insist on [DONE]: a half answer would pass as whole
+        raise _StreamEnded(f"{len(text)} text piece(s) and {len(slots)} tool call(s) had arrived")
     else:
         out.tool_calls = [{**s, "id": s["id"] or _call_id()} for _, s in sorted(slots.items())]
     return out
@@ -316,7 +322,12 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
         where = f"the recording {ws.replay.name}"
     detail = _service_message(exc)
     mapped: HalionError
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, _StreamEnded):
+        mapped = ConnectionLost(
+            f"the answer from {where} stopped before the model finished it (the stream ended without a "
+            f"finish_reason; {exc}). Nothing of it was kept: call conversation.retry()."
+        )
+    elif isinstance(exc, openai.APITimeoutError):
         within = f"within {timeout:g} s (ws.request_timeout)" if timeout else "in time"
         mapped = ServiceTimeout(
             f"the model service did not answer {within}. "

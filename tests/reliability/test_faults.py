@@ -6,6 +6,7 @@ half-written assistant message) and what the call log holds (model rows, retries
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -33,6 +34,25 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI)
     w.max_retries = 0  # type: ignore[attr-defined]
     yield w
     w.log.close()
+
+
+class EndsEarly(FakeOpenAI):
+    """Closes each stream cleanly (a complete HTTP body) after `keep` events: no finish_reason, no [DONE]."""
+
+    keep = 4
+
+    def _chunks(self, r: Any, body: dict[str, Any]) -> Iterator[str]:
+        return itertools.islice(super()._chunks(r, body), self.keep)
+
+
+class Stalls(FakeOpenAI):
+    """Sends the first events of each stream, then says nothing for 10 s (less if stopped)."""
+
+    def _chunks(self, r: Any, body: dict[str, Any]) -> Iterator[str]:
+        for i, event in enumerate(super()._chunks(r, body)):
+            if i == 3:
+                self._stopping.wait(10)
+            yield event
 
 
 @pytest.fixture
@@ -163,6 +183,31 @@ def test_a_stream_cut_after_half_the_tokens_keeps_no_partial_answer(
     assert [m["content"] for m in ws.conversation.messages if m["role"] == "assistant"] == [
         "first answer", "second answer, in full"]
     assert [r.error is None for r in rows(ws, "model")] == [True, False, True]
+    fault.survived()
+
+
+@pytest.mark.parametrize("what", ["text", "tool_call"])
+def test_a_stream_that_ends_cleanly_before_the_finish_is_not_taken_as_the_answer(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch, fault: Any, what: str) -> None:
+    seen = add_tool(ws)
+    first = (reply("one two three four five six seven eight") if what == "text"
+             else reply(tool_calls=[call("add", {"a": 1, "b": 2})]))
+    with EndsEarly(first) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        deltas: list[str] = []
+        with pytest.raises(ConnectionLost) as info:
+            chat(ws, "go", True, deltas)
+        assert "stopped before the model finished it" in str(info.value)
+        assert "conversation.retry()" in str(info.value)
+        assert ws.conversation.messages == [{"role": "user", "content": "go"}] and seen == []
+        assert deltas == ([] if what == "tool_call" else ["one", " two", " three"])
+        (row,) = rows(ws)
+        assert row.error.startswith("ConnectionLost: ") and row.result is None
+        server.keep = 100
+        server.script(reply("Complete this time."))
+        assert ws.conversation.retry(on_text=deltas.append).text == "Complete this time."
+    assert_history(ws.conversation.messages, "go")
+    assert len(ws.conversation.messages) == 2
     fault.survived()
 
 
@@ -326,4 +371,20 @@ def test_a_hang_retried_by_the_sdk_is_logged_then_answered(
     assert retried.meta == {"purpose": "chat", "attempt": 1, "status": None, "retried": True}
     assert retried.error.startswith("no full answer (timeout") and retried.duration_ms >= 400
     assert final.error is None and final.meta["attempts"] == 2
+    fault.survived()
+
+
+def test_a_stream_that_stalls_midway_times_out_without_a_partial_answer(
+        ws: Workspace, monkeypatch: pytest.MonkeyPatch, fault: Any) -> None:
+    ws.request_timeout = 0.5
+    with Stalls(reply("one two three four five six")) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        deltas: list[str] = []
+        started = time.perf_counter()
+        with pytest.raises(ServiceTimeout, match=r"within 0\.5 s \(ws\.request_timeout\)"):
+            chat(ws, "talk", True, deltas)
+        assert time.perf_counter() - started < 3 and deltas == ["one", " two"]
+    assert ws.conversation.messages == [{"role": "user", "content": "talk"}]
+    (row,) = rows(ws)
+    assert row.error.startswith("ServiceTimeout: ") and row.result is None
     fault.survived()

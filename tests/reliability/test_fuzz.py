@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import enum
 import json
+import reprlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -184,8 +185,8 @@ def _edit(draw: st.DrawFn, value: Any, depth: int) -> Any:
 def json_text(value: Any) -> str:
     try:
         return json.dumps(value)
-    except (ValueError, RecursionError):  # some generated values do not serialise; keep the case anyway
-        return repr(value)
+    except (ValueError, TypeError, RecursionError):  # the case is kept, shown another way
+        return reprlib.repr(value)
 
 
 def truncated(text: str, cut: int) -> str:
@@ -230,7 +231,13 @@ def check_call(tool: Tool, arguments: Any, found: Cases) -> None:
         assert message.startswith((f"Invalid arguments for '{tool.name}'", f"Arguments for '{tool.name}'")), message
         assert exc.problems, message
         params = set(tool.spec.field_names)
-        given_keys = set(arguments) if isinstance(arguments, dict) else set()
+        sent = arguments
+        if isinstance(sent, (str, bytes)):
+            try:
+                sent = json.loads(sent)
+            except (ValueError, RecursionError):
+                sent = None
+        given_keys = set(sent) if isinstance(sent, dict) else set()
         for problem in exc.problems:
             if problem in ("arguments: not a JSON object",) or problem.startswith("arguments: not valid JSON"):
                 assert "JSON" in message
