@@ -24,6 +24,18 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRET_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS")
 _MIN_SECRET = 4
+_JSON_WORDS = {"true", "false", "null"}
+
+
+def _can_be_secret(value: str) -> bool:
+    """Values worth hiding: long enough, and not a JSON word, which redacting would turn
+    into invalid JSON in the log and recordings (and which hides nothing)."""
+    return len(value) >= _MIN_SECRET and value.lower() not in _JSON_WORDS
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
 _HEADER = "# halion_nb secrets: written by ws.env.set(); keep this file out of version control.\n"
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\a": "\\a", "\b": "\\b",
             "\f": "\\f", "\v": "\\v"}
@@ -186,7 +198,7 @@ class EnvManager:
             return list(cached[2])
         found = set(values.values())
         found.update(v for k, v in os.environ.items() if looks_secret(k))
-        result = sorted((v for v in found if len(v) >= _MIN_SECRET), key=lambda v: (-len(v), v))
+        result = sorted((v for v in found if _can_be_secret(v)), key=lambda v: (-len(v), v))
         self._secrets = (values, dict(env) if env is not None else None, result)
         return list(result)
 

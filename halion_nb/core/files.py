@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +34,14 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> Path
 def atomic_write_json(path: Path, data: Any) -> Path:
     """Pretty-printed JSON written atomically."""
     return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def keep_aside(path: Path) -> Path:
+    """Rename an unreadable `path` to `<name>.corrupt-<time>` (never over an earlier copy); return the new path."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside, n = path.with_name(f"{path.name}.corrupt-{stamp}"), 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    os.replace(path, aside)
+    return aside

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -81,16 +82,23 @@ class Tool:
                     f"column {exc.colno}). Send one JSON object with the parameters {self._param_list()}.",
                     [f"arguments: not valid JSON ({exc.msg})"],
                 ) from None
+            except (ValueError, RecursionError) as exc:  # bytes not UTF-8, a number too long, nesting too deep
+                why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(":")[0]
+                raise ToolArgumentError(
+                    f"Arguments for '{self.name}' are not valid JSON ({why}). "
+                    f"Send one JSON object with the parameters {self._param_list()}.",
+                    [f"arguments: not valid JSON ({why})"],
+                ) from None
         if not isinstance(arguments, dict):
             raise ToolArgumentError(
                 f"Arguments for '{self.name}' must be a JSON object with the parameters {self._param_list()}, "
                 f"not {type(arguments).__name__}.",
                 ["arguments: not a JSON object"],
             )
-        if self.spec.strict:
-            loose = self.spec.loose_parameters
-            arguments = drop_forced_nulls(arguments, loose, loose.get("$defs", {}))
         try:
+            if self.spec.strict:
+                loose = self.spec.loose_parameters
+                arguments = drop_forced_nulls(arguments, loose, loose.get("$defs", {}))
             validated = self.spec.args_model.model_validate(arguments)
         except ValidationError as exc:
             problems = [self._describe_error(err) for err in exc.errors()]
@@ -98,6 +106,11 @@ class Tool:
                 f"Invalid arguments for '{self.name}':\n" + "\n".join(f"- {p}" for p in problems)
                 + "\nFix these fields and call the tool again.",
                 problems,
+            ) from None
+        except RecursionError:
+            raise ToolArgumentError(
+                f"Arguments for '{self.name}' are nested too deeply to check. Send flatter values.",
+                ["arguments: nested too deeply"],
             ) from None
         return {param: getattr(validated, fname) for param, fname in self.spec.field_names.items()}
 
@@ -115,7 +128,10 @@ class Tool:
         if err["type"] == "missing":
             return f"{where}: required argument is missing"
         got = err.get("input")
-        shown = json.dumps(got, default=repr)[:80] if got is not None else "null"
+        try:
+            shown = json.dumps(got, default=repr)[:80] if got is not None else "null"
+        except (ValueError, RecursionError):  # NaN is fine; a value nested past the recursion limit is not
+            shown = reprlib.repr(got)[:80]
         return f"{where}: {err['msg']} (got {shown})"
 
     def _repr_html_(self) -> str:

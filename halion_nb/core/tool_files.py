@@ -25,9 +25,13 @@ def function_source(fn: Callable[..., Any]) -> str | None:
         source = textwrap.dedent(inspect.getsource(fn))
     except (OSError, TypeError):
         return None
-    tree = ast.parse(source)
-    node = tree.body[0]
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.decorator_list:
+    try:
+        node = ast.parse(source).body[0]
+    except (SyntaxError, IndexError):  # a lambda's source is an expression fragment
+        return None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    if node.decorator_list:
         kept = [d for d in node.decorator_list if decorator_name(d) not in _DECORATORS_TO_DROP]
         if len(kept) != len(node.decorator_list):
             lines = source.splitlines()

@@ -8,8 +8,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +15,7 @@ from typing import Iterator
 from pydantic import TypeAdapter, ValidationError
 
 from ..models import ToolState
-from .files import atomic_write_json
+from .files import atomic_write_json, keep_aside
 
 log = logging.getLogger(__name__)
 _STATES = TypeAdapter(dict[str, ToolState])
@@ -58,8 +56,7 @@ class ToolManager:
 
     def _write(self) -> None:
         if self.problem and self.path.exists():
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(self.path, aside)
+            aside = keep_aside(self.path)
             log.warning("Kept the unreadable %s as %s and wrote a fresh one.", self.path.name, aside.name)
             self.problem = None
         data = {n: s.model_dump() for n, s in sorted(self._states.items())}
@@ -84,7 +81,7 @@ class ToolManager:
         try:
             self._states = _STATES.validate_python(json.loads(self.path.read_text(encoding="utf-8")))
             self.problem = None
-        except (ValueError, ValidationError, OSError) as exc:
+        except (ValueError, ValidationError, OSError, RecursionError) as exc:  # RecursionError: too deep
             self._states = {}  # as the message says: no stale states from before the file broke
             self.problem = (
                 f"{self.path} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0]}); "

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ..errors import ConfigError, ToolDefinitionError, ToolNotFoundError
-from .files import atomic_write_text
+from .files import atomic_write_text, keep_aside
 from .naming import check_name
 from .tool import Tool
 from .tool_files import load_tool_file, render_tool_file
@@ -50,6 +50,8 @@ class ToolRegistry:
         self._author: Author | None = None
         self._tools: dict[str, Tool] = {}
         self._listeners: list[Listener] = []
+        self.broken: dict[str, str] = {}
+        """Files the last `load` could not read, by tool name, with the reason; kept aside when saved over."""
 
     # definitions
     def register(
@@ -119,7 +121,7 @@ class ToolRegistry:
         tool = Tool.from_function(fn, name, source=code)
         if save:
             text = render_tool_file(tool)  # raises before anything changes
-            atomic_write_text(self.path_of(name), text)
+            self._write(name, text)
         self._tools[name] = tool
         self._emit("registered", name)
         if save:
@@ -204,9 +206,19 @@ class ToolRegistry:
 
     def save(self, name: str) -> Path:
         """Write `tools/<name>.py` atomically and return its path."""
-        path = atomic_write_text(self.path_of(name), render_tool_file(self.get(name)))
+        path = self._write(name, render_tool_file(self.get(name)))
         self._emit("saved", name)
         return path
+
+    def _write(self, name: str, text: str) -> Path:
+        """Write `tools/<name>.py`; a file of that name the last `load` could not read is kept aside first."""
+        path = self.path_of(name)
+        if name in self.broken and path.exists():
+            aside = keep_aside(path)
+            log.warning("Kept the unreadable tools/%s as %s.", path.name, aside.name)
+        written = atomic_write_text(path, text)
+        self.broken.pop(name, None)
+        return written
 
     def load(self) -> LoadReport:
         """Load every `tools/*.py`; broken files are reported by name and the rest still load."""
@@ -222,6 +234,7 @@ class ToolRegistry:
                 continue
             self._tools[tool.name] = tool
             report.loaded.append(tool.name)
+        self.broken = dict(report.errors)
         if report.loaded:
             self._emit("loaded", "")
         return report

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from pydantic import ValidationError
 
 from ..errors import StateFileError, ToolNotFoundError
 from ..models import Toolchain, error_text
-from .files import atomic_write_json
+from .files import atomic_write_json, keep_aside
 from .naming import check_name
 from .tool_registry import LoadReport
 
@@ -58,6 +57,9 @@ def read_chain_file(path: Path) -> Toolchain:
         raise StateFileError(f"{path.name}: cannot be read ({exc}).") from exc
     except json.JSONDecodeError as exc:
         raise StateFileError(f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from exc
+    except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(":")[0]
+        raise StateFileError(f"{path.name}: not valid JSON ({why}).") from exc
     try:
         return Toolchain.model_validate(data)
     except ValidationError as exc:
@@ -142,8 +144,7 @@ class ToolchainRegistry:
                     f"chains/{path.name} exists but could not be loaded ({self.broken[chain.name]}); it was not "
                     "overwritten. Fix or delete it, or save with overwrite=True (the old file is kept aside)."
                 )
-            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(path, aside)
+            aside = keep_aside(path)
             log.warning("Kept the unreadable chains/%s as %s.", path.name, aside.name)
         atomic_write_json(path, chain_to_json(chain))
         self._chains[chain.name] = chain

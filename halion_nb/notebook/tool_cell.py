@@ -21,7 +21,10 @@ TOOL_PARSER.add_argument("--no-postprocess", action="store_true", help="results 
 
 def tool_function_name(cell: str, wanted: str | None) -> str:
     """The function the cell makes a tool: `--name` if the cell defines it, else its one public function."""
-    tree = ast.parse(cell)
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError as exc:
+        raise HalionError(f"the %%tool cell cannot be read as Python (line {exc.lineno}: {exc.msg}).") from None
     functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if wanted in functions:
         return wanted
@@ -49,7 +52,7 @@ def run_tool_cell(shell: Any, line: str, cell: str) -> None:
 
     ws = workspace()
     try:
-        fn_name = tool_function_name(cell, args.name)
+        fn_name = tool_function_name(shell.transform_cell(cell), args.name)  # `!cmd` and `%magic` lines too
         tool = ws.tools.register(
             shell.user_ns[fn_name],
             name=args.name or fn_name,

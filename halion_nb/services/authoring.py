@@ -267,7 +267,7 @@ def accept_draft(ws: Workspace, draft: ToolDraft, *, save: bool = True, force: b
     sys.modules[module.__name__] = module  # pydantic resolves a model's annotations through it
     try:
         exec(compile(draft.code, filename, "exec"), module.__dict__)  # noqa: S102 - the person accepted it
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         if previous is None:
             sys.modules.pop(module.__name__, None)
         else:

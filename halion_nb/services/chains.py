@@ -544,7 +544,7 @@ def _run_step(step: ToolchainStep, result: StepResult, tool: Tool, inputs: dict[
         result.status = "ok"
     except ToolArgumentError as exc:
         result.status, result.error = "error", "invalid arguments: " + "; ".join(exc.problems or [str(exc)])
-    except Exception as exc:  # a failing tool is a step error, never a crash
+    except (Exception, SystemExit) as exc:  # a failing tool is a step error, never a crash
         result.status, result.error = "error", str(exc) if isinstance(exc, _RefError) else f"{type(exc).__name__}: {exc}"
     result.duration_ms = (time.perf_counter() - start) * 1000
     result.ended = datetime.now(UTC)

@@ -14,8 +14,9 @@ import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import HalionError, ToolArgumentError
 from . import llm
@@ -119,13 +120,26 @@ class Conversation:
         self.id = uuid.uuid4().hex
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
         self._failed = False
+        self._busy = threading.Lock()
+
+    @contextmanager
+    def _one_turn(self) -> Iterator[None]:
+        """Refuse a second turn while one runs (a panel and a cell on the same conversation)."""
+        if not self._busy.acquire(blocking=False):
+            raise HalionError("a turn is already running in this conversation; wait for it, press Stop, "
+                              "or start another with ws.new_chat().")
+        try:
+            yield
+        finally:
+            self._busy.release()
 
     def send(self, message: str, *, model: str | None = None, stream: bool | None = None,
              on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> ChatResult:
         """Add the person's `message` and run the turn until the model answers in text."""
-        self.messages.append({"role": "user", "content": message})
-        self._failed = False
-        return self._turn(len(self.messages) - 1, model, stream, on_text, cancel)
+        with self._one_turn():
+            self.messages.append({"role": "user", "content": message})
+            self._failed = False
+            return self._turn(len(self.messages) - 1, model, stream, on_text, cancel)
 
     def retry(self, *, model: str | None = None, stream: bool | None = None,
               on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> ChatResult:
@@ -134,13 +148,14 @@ class Conversation:
         After a failed turn it carries on from where it stopped (tools that already ran are not
         run again); after a finished turn it drops that turn's answer and asks anew.
         """
-        users = [i for i, m in enumerate(self.messages) if m.get("role") == "user"]
-        if not users:
-            raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
-        if not self._failed:
-            del self.messages[users[-1] + 1:]
-        self._failed = False
-        return self._turn(users[-1], model, stream, on_text, cancel)
+        with self._one_turn():
+            users = [i for i, m in enumerate(self.messages) if m.get("role") == "user"]
+            if not users:
+                raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
+            if not self._failed:
+                del self.messages[users[-1] + 1:]
+            self._failed = False
+            return self._turn(users[-1], model, stream, on_text, cancel)
 
     def _turn(self, start: int, model: str | None, stream: bool | None,
               on_text: Callable[[str], None] | None, cancel: threading.Event | None) -> ChatResult:
@@ -259,7 +274,7 @@ def _run_one(ws: "Workspace", tools: dict[str, "Tool"], c: dict[str, str]) -> To
         record.to_person = not ws.tools.postprocess(tool.name) if tool.name in ws.tools else False
     except ToolArgumentError as exc:
         record.error = str(exc)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a tool calling sys.exit must not end the turn
         record.error = f"{type(exc).__name__}: {exc}"
     finally:
         record.duration_ms = (time.perf_counter() - started) * 1000

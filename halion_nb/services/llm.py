@@ -44,9 +44,8 @@ SETUP_HELP = (
     "(or Workspace(replay=...))."
 )
 
-_attempts: "contextvars.ContextVar[list[dict[str, Any]] | None]" = contextvars.ContextVar("halion_attempts",
-                                                                                          default=None)
-"""The HTTP attempts of the request being sent in this thread: one entry per try, retries included."""
+_attempts: "contextvars.ContextVar[list[dict[str, Any]] | None]" = contextvars.ContextVar("_attempts", default=None)
+"""The HTTP attempts of the request this thread is sending, one per try: the SDK's retries show in the log."""
 
 _clients: "weakref.WeakKeyDictionary[Workspace, tuple[tuple[Any, ...], openai.OpenAI]]" = weakref.WeakKeyDictionary()
 _clients_lock = threading.Lock()

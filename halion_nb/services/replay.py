@@ -45,8 +45,18 @@ def request_body(request: httpx2.Request) -> dict[str, Any]:
 
 
 def redacted_body(request: httpx2.Request, redact: Redact) -> dict[str, Any]:
-    """The request body with every secret replaced (the JSON stays valid: `***` needs no escaping)."""
-    return json.loads(redact(json.dumps(request_body(request), ensure_ascii=False)))
+    """The request body with every secret in its strings (keys too) replaced by `***`."""
+    return _redact_strings(request_body(request), redact)
+
+
+def _redact_strings(value: Any, redact: Redact) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_strings(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {redact(k): _redact_strings(v, redact) for k, v in value.items()}
+    return value
 
 
 class _TeeStream(httpx2.SyncByteStream):

@@ -219,3 +219,12 @@ def test_values_dotenv_cannot_hold_together_are_refused_cleanly(env_file: Path) 
         m.set("V2", 'second\n"one"\\')
     assert "second" not in str(e.value) and env_file.read_text() == before
     assert "V2" not in os.environ
+
+
+def test_json_words_stored_as_values_are_not_redacted_out_of_json(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FEATURE_FLAG", raising=False)
+    env = EnvManager(env_file)
+    env.set("FEATURE_FLAG", "true")
+    env.set("MY_API_KEY", SECRET)
+    text = json.dumps({"stream": True, "key": SECRET})
+    assert json.loads(env.redact(text)) == {"stream": True, "key": "***"}

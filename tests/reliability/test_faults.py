@@ -16,6 +16,7 @@ import pytest
 
 from halion_nb.errors import ConnectionLost, RateLimited, ServiceTimeout, ServiceUnavailable
 from halion_nb.models import CallRecord
+from halion_nb.services import llm
 from halion_nb.testing import FakeOpenAI, call, cut_stream, error, hang, malformed, reply
 from halion_nb.workspace import Workspace
 
@@ -131,6 +132,21 @@ def test_429_then_500_then_success_is_retried_by_the_sdk_and_logged(
     assert (second.meta["status"], second.error) == (500, "HTTP 500; the SDK retried (attempt 2 of 3)")
     assert final.error is None and final.meta["attempts"] == 3
     assert final.result["text"] == "Hello after two retries." and final.arguments["stream"] is stream
+    fault.survived()
+
+
+def test_structured_output_retries_are_logged_too(ws: Workspace, fake_openai: FakeOpenAI, fault: Any) -> None:
+    from pydantic import BaseModel
+
+    class Plan(BaseModel):
+        steps: list[str]
+
+    ws.max_retries = 1  # type: ignore[attr-defined]
+    fake_openai.script(error(503, "overloaded", headers=FAST), reply(json_content={"steps": ["a", "b"]}))
+    assert llm.parse_structured(ws, [{"role": "user", "content": "plan"}], Plan) == Plan(steps=["a", "b"])
+    retried, final = reversed(ws.log.recent(2, kind="model"))
+    assert (retried.error, retried.meta["purpose"]) == ("HTTP 503; the SDK retried (attempt 1 of 2)", "draft")
+    assert final.error is None and final.meta["attempts"] == 2
     fault.survived()
 
 

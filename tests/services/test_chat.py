@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from halion_nb.errors import (
-    AuthenticationFailed, BadRequest, ConfigError, ConnectionLost, RateLimited, ServiceTimeout,
+    AuthenticationFailed, BadRequest, ConfigError, ConnectionLost, HalionError, RateLimited, ServiceTimeout,
     ServiceUnavailable,
 )
 from halion_nb.testing import FakeOpenAI, call, cut_stream, error, hang, reply
@@ -164,6 +164,24 @@ def test_a_tool_that_raises_is_reported_without_traceback(ws: Workspace, fake_op
     assert result.tool_calls[0].error == "ValueError: cannot do that"
     row = ws.log.recent(1, kind="tool")[0]
     assert row.name == "fail" and row.error == "ValueError: cannot do that" and row.arguments == {"reason": "that"}
+
+
+def test_a_tool_that_calls_sys_exit_is_a_tool_error_not_the_end_of_the_turn(
+    ws: Workspace, fake_openai: FakeOpenAI
+) -> None:
+    def quit_now(code: int) -> str:
+        """Exits the process.
+
+        Args:
+            code: exit status
+        """
+        raise SystemExit(code)
+
+    ws.tools.register(quit_now)
+    fake_openai.script(reply(tool_calls=[call("quit_now", {"code": 3})]), reply("The tool exited."))
+    result = ws.chat("try")
+    assert result.text == "The tool exited."
+    assert result.tool_calls[0].error == "SystemExit: 3"
 
 
 def test_a_tool_that_times_out_is_abandoned_and_reported(ws: Workspace, fake_openai: FakeOpenAI) -> None:
@@ -397,3 +415,19 @@ def test_a_secret_never_reaches_log_replay_or_repr(ws: Workspace, fake_openai: F
     assert "authorization" not in recording.read_text().lower()
     assert secret not in repr(result) and secret not in result._repr_html_()
     assert "***" in repr(result)
+
+
+def test_a_second_turn_while_one_runs_is_refused_and_the_first_finishes(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(reply("first answer", delay=0.5))
+    conversation = ws.new_chat()
+    outcome: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: outcome.setdefault("r", conversation.send("one")))
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not fake_openai.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(HalionError, match="already running"):
+        conversation.send("two")
+    worker.join(5)
+    assert outcome["r"].text == "first answer"
+    assert [m["content"] for m in conversation.messages if m["role"] == "user"] == ["one"]
