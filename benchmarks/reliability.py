@@ -17,11 +17,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LABELS = {
-    "faults": "faults injected / survived",
-    "fuzz": "fuzz cases run / crashes",
+LABELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "faults": ("faults injected / survived", ("injected", "survived")),
+    "fuzz": ("fuzz cases run / crashes", ("cases", "crashes")),
+    "kill_during_write": ("kill-during-write trials / broken files", ("trials", "broken_files")),
+    "secrets": ("secrets found", ("found",)),
 }
-"""Headings for the categories known here; any other category is printed under its own name."""
+"""Report headings and the counters they show; other counters follow in brackets, other categories by name."""
 
 
 def report_path() -> Path:
@@ -30,13 +32,17 @@ def report_path() -> Path:
 
 
 def lines(tally: dict[str, dict[str, int]]) -> list[str]:
-    """One line a category, known ones first: `heading: n / m`."""
+    """One line a category, the four known ones first: `heading: n / m (other counters)`."""
     order = [c for c in LABELS if c in tally] + sorted(c for c in tally if c not in LABELS)
     out = []
     for category in order:
         counts = tally[category]
-        heading = LABELS.get(category) or f"{category} {' / '.join(counts)}"
-        out.append(f"{heading}: {' / '.join(str(v) for v in counts.values())}")
+        heading, shown = LABELS.get(category, (f"{category} {' / '.join(counts)}".replace("_", " "), tuple(counts)))
+        line = f"{heading}: {' / '.join(str(counts.get(k, 0)) for k in shown)}"
+        rest = [f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if k not in shown]
+        out.append(line + (f" ({', '.join(rest)})" if rest else ""))
+    missing = [heading for c, (heading, _) in LABELS.items() if c not in tally]
+    out += [f"{heading}: not reported by any test" for heading in missing]
     return out
 
 

@@ -9,14 +9,19 @@ from pathlib import Path
 from typing import Any
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once, at import: os.umask can only be read by setting it
+
+
 def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> Path:
     """Write `text` to `path` through a temp file in the same folder and `os.replace`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:  # mkstemp makes 0600 files: keep the file's mode, or the usual one for a new file
+        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        if mode is not None:
-            os.fchmod(fd, mode)
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
