@@ -80,5 +80,6 @@ def main(extra: list[str]) -> int:
         print(f"  {line}")
     return run.returncode
 
+
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ..errors import HalionError
 from ..models import Ref, Toolchain
+from ..render_chat import shown
 from ._controller import Controller
 from ._form import OMIT, FormField, blank, collect, fields_of, to_raw
 from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, pre, show
@@ -614,19 +615,22 @@ class ChainsController(Controller):
         return f"<span class='halion-muted'>{ms:.0f} ms</span>" if ms is not None else ""
 
     def _show_run(self, run: Any) -> None:
+        def safe(value: Any) -> str:
+            return shown(value, self.ws.env.redact, indent=2)
+
         for box, step in zip(self.view.steps, run.steps):
             box.show_status(step.status, self._took(step.duration_ms))
             if step.status == "ok":
-                box.result.value = f"<b>result</b>{pre(step.result)}"
+                box.result.value = f"<b>result</b>{pre(safe(step.result))}"
             elif step.status == "error":
-                box.result.value = f"<b class='halion-err'>error</b>{pre(step.error)}"
+                box.result.value = f"<b class='halion-err'>error</b>{pre(safe(step.error))}"
             else:
                 box.result.value = ""
         took = f" in {run.duration_ms:.0f} ms" if run.duration_ms is not None else ""
         if run.error is None:
-            self.view.output.value = message(f"✓ {run.chain.name} finished{took}. Output:", "ok") + pre(run.output)
+            self.view.output.value = message(f"✓ {run.chain.name} finished{took}. Output:", "ok") + pre(safe(run.output))
         else:
-            self.view.output.value = message(f"✗ {run.error}", "error")
+            self.view.output.value = message(f"✗ {safe(run.error)}", "error")
 
     def save(self) -> None:
         chain, problems = self.build()

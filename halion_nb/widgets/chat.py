@@ -242,7 +242,7 @@ class ChatController(Controller):
         self.view.banner.hide()
         self.view.set_running(True)
         self.view.status.value = message(f"{self.ws.model} is answering…")
-        live: list[W.Widget] = [self.view.user_bubble(pending)] if pending is not None else []
+        live: list[W.Widget] = [self.view.user_bubble(self.ws.env.redact(pending))] if pending is not None else []
         self._segment, self._segment_text = self.view.answer("", streaming=True), ""
         self.view.show_live([*live, self._segment])
 

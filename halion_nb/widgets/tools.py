@@ -324,12 +324,14 @@ class ToolsController(Controller):
             self.view.run_result.value = message(f"✓ {tool.name} returned in {ms:.0f} ms", "ok") + pre(shown)
 
         def failed(exc: BaseException) -> None:
+            redact = self.ws.env.redact
             if isinstance(exc, ToolArgumentError):
-                items = "".join(f"<li>{escape(p)}</li>" for p in exc.problems) or f"<li>{escape(str(exc))}</li>"
+                problems = exc.problems or [str(exc)]
+                items = "".join(f"<li>{escape(redact(p))}</li>" for p in problems)
                 self.view.run_result.value = f"<div class='halion-err'><b>Invalid arguments</b><ul>{items}</ul></div>"
             else:
                 self.view.run_result.value = (f"<div class='halion-err'><b>{escape(tool.name)} raised "
-                                              f"{escape(type(exc).__name__)}</b>{pre(str(exc))}</div>")
+                                              f"{escape(type(exc).__name__)}</b>{pre(redact(str(exc)))}</div>")
 
         def finish() -> None:
             self.view.run_button.disabled = False
