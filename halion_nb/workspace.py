@@ -49,6 +49,8 @@ class Workspace:
         """Seconds a tool call may take before it is reported to the model as timed out."""
         self.request_timeout = 60.0
         """Seconds the model service may take to answer one request."""
+        self.max_retries = 2
+        """Retries the `openai` SDK makes on connection errors, 408, 409, 429 and 5xx."""
 
     def _tool_author(self) -> "ToolAuthor":
         from .services.authoring import ToolAuthor

@@ -99,7 +99,12 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
         default = ... if param.default is inspect.Parameter.empty else param.default
         doc = param_docs.get(param.name)
         if doc and not _has_description(annotation):
-            annotation = typing.Annotated[annotation, Field(description=doc)]
+            try:
+                annotation = typing.Annotated[annotation, Field(description=doc)]
+            except (TypeError, AttributeError) as exc:  # a hint that is a value, such as `x: 5`
+                raise ToolDefinitionError(
+                    f"Tool '{name}': the type hint of '{param.name}' is not a type ({annotation!r})."
+                ) from exc
         field_name = f"p_{param.name}"
         field_names[param.name] = field_name
         fields[field_name] = (annotation, Field(default, alias=param.name))

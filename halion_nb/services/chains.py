@@ -266,7 +266,7 @@ class Chains:
             try:
                 values = self._signature_tool(chain, lambda **kw: None).validate(inputs)
             except ToolArgumentError as exc:
-                problems = [f"input {p}" for p in exc.problems]
+                problems = [f"input {self.ws.env.redact(p)}" for p in exc.problems]  # they echo the values
         if problems:
             raise ChainValidationError(
                 f"Chain '{chain.name}' got wrong inputs:\n" + "\n".join(f"- {p}" for p in problems), problems

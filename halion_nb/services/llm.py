@@ -34,7 +34,6 @@ M = TypeVar("M", bound="BaseModel")
 NO_KEY = "sk-no-key-needed"
 """Placeholder key for local servers (Ollama, vLLM, LM Studio) that need none."""
 REPLAY_URL = "http://replay.halion.invalid/v1"
-DEFAULT_MAX_RETRIES = 2
 
 SETUP_HELP = (
     "Set OPENAI_API_KEY for OpenAI or a compatible proxy (ws.env.set('OPENAI_API_KEY', ...) keeps it in "
@@ -88,7 +87,7 @@ def client(ws: "Workspace") -> "openai.OpenAI":
     which = mode(ws)
     key = os.environ.get("OPENAI_API_KEY") or None
     base_url = os.environ.get("OPENAI_BASE_URL") or None
-    retries = int(getattr(ws, "max_retries", DEFAULT_MAX_RETRIES))
+    retries = int(ws.max_retries)
     config = (which, key, base_url, str(ws.replay), float(ws.request_timeout), retries)
     with _clients_lock:
         cached = _clients.get(ws)
@@ -315,7 +314,7 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
     if isinstance(exc, HalionError):
         return exc
     timeout = getattr(ws, "request_timeout", None)
-    retries = getattr(ws, "max_retries", DEFAULT_MAX_RETRIES)
+    retries = ws.max_retries
     where = os.environ.get("OPENAI_BASE_URL") or "the OpenAI API"
     if ws is not None and ws.replay and where == "the OpenAI API" and not os.environ.get("OPENAI_API_KEY"):
         where = f"the recording {ws.replay.name}"

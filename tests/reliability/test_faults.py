@@ -32,7 +32,7 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI)
     monkeypatch.delenv("HALION_REPLAY", raising=False)
     monkeypatch.delenv("HALION_MODEL", raising=False)
     w = Workspace(tmp_path, model="gpt-test")
-    w.max_retries = 0  # type: ignore[attr-defined]
+    w.max_retries = 0
     yield w
     w.log.close()
 

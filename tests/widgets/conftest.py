@@ -25,7 +25,7 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     for name in ("HALION_REPLAY", "HALION_MODEL", "HALION_HOME", "OPENAI_BASE_URL", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     w = Workspace(tmp_path / "ws", model="gpt-test")
-    w.max_retries = 0  # type: ignore[attr-defined]
+    w.max_retries = 0
     yield w
     w.log.close()
 
