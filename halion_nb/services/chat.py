@@ -284,7 +284,7 @@ def _run_one(ws: "Workspace", tools: dict[str, "Tool"], c: dict[str, str]) -> To
 def _parse_arguments(raw: str) -> Any:
     try:
         return json.loads(raw) if raw else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # kept as sent; Tool.call says what is wrong with it
         return raw
 
 

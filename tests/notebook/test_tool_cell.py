@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from IPython.testing.globalipapp import start_ipython
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.testing.globalipapp import get_ipython, start_ipython
 from IPython.utils.capture import capture_output
 
 import halion_nb
@@ -13,7 +14,8 @@ import halion_nb
 
 @pytest.fixture(scope="module")
 def ip() -> Iterator[Any]:
-    shell = start_ipython()
+    # One shell per process: started here, or by another module, or cleared by one and made anew.
+    shell = start_ipython() or get_ipython() or InteractiveShell.instance()
     shell.run_line_magic("load_ext", "halion_nb")
     yield shell
 

@@ -9,8 +9,6 @@ import copy
 import enum
 import json
 import reprlib
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
@@ -24,6 +22,7 @@ from typing_extensions import TypedDict
 from halion_nb.core.tool import Tool
 from halion_nb.errors import ChainValidationError, HalionError, ToolArgumentError
 from halion_nb.models import ToolState
+from halion_nb.testing import FakeOpenAI, call, reply
 from halion_nb.workspace import Workspace
 
 FUZZ = settings(max_examples=250, deadline=None, database=None,
@@ -325,6 +324,46 @@ def test_pathological_json_is_refused_not_crashed(arguments: Any, cases: Cases) 
     assert cases.crashes == []
 
 
+def test_the_chat_loop_survives_any_arguments_the_model_sends(
+        tmp_path: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, cases: Cases) -> None:
+    """End to end through the SDK: the bad arguments become a tool message, the turn finishes, nothing raises."""
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-secret-key-long")
+    monkeypatch.delenv("HALION_REPLAY", raising=False)
+    ws = Workspace(tmp_path / "ws", model="gpt-test")
+    for fn in (scalars, choices, nested, tree):
+        ws.tools.register(fn)
+
+    def turn(name: str, arguments: str) -> None:
+        cases.cases += 1
+        fake_openai.script(reply(tool_calls=[call(name, arguments)]), reply("done"))
+        try:
+            result = ws.chat("go")
+        except Exception as exc:
+            cases.crashes.append(f"chat {name}({arguments[:200]!r}): {type(exc).__name__}: {exc}"[:500])
+            raise
+        assert result.text == "done" and len(result.tool_calls) == 1
+        record = result.tool_calls[0]
+        assert record.error is None or record.error.startswith(("Invalid arguments for", "Arguments for")), record.error
+        sent = fake_openai.requests[-1]["messages"][-1]
+        assert sent["role"] == "tool" and (record.error is None or sent["content"].startswith("Error: "))
+
+    for text in ("[" * 5000, '{"text": ' + "[" * 3000 + "]" * 3000 + "}", '{"count": ' + "9" * 5000 + "}", "",
+                 "{", "null", '{"root": ' + '{"value": 1, "kids": [' * 480 + '{"value": 1}' + "]}" * 480 + "}"):
+        turn("tree" if "root" in text else "scalars", text)
+
+    @settings(FUZZ, max_examples=60)
+    @given(st.sampled_from(["scalars", "choices", "nested", "tree"]), st.data())
+    def prop(name: str, data: st.DataObject) -> None:
+        value = data.draw(mutated(VALID[name]) | json_values)
+        text = data.draw(st.sampled_from([json_text(value), json_text(value)[:-1], json_text(value) + "}"]))
+        turn(name, text)
+
+    prop()
+    ws.log.close()
+    assert cases.crashes == []
+
+
 # -- chain files ------------------------------------------------------------------------------
 
 def shout(text: str) -> str:
@@ -352,10 +391,9 @@ VALID_CHAIN: dict[str, Any] = {
 
 
 @pytest.fixture
-def chain_ws() -> Iterator[Workspace]:
+def chain_ws(tmp_path: Path) -> Iterator[Workspace]:
     """One workspace for every example (a fresh one per example would cost more than the check)."""
-    folder = Path(tempfile.mkdtemp(prefix="halion-fuzz-"))
-    ws = Workspace(folder / "ws")
+    ws = Workspace(tmp_path / "ws")
     ws.tools.register(shout)
     ws.tools.register(repeat)
     good = dict(VALID_CHAIN, name="good")
@@ -363,7 +401,6 @@ def chain_ws() -> Iterator[Workspace]:
     (ws.path / "chains" / "good.json").write_text(json.dumps(good, indent=2))
     yield ws
     ws.log.close()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 chain_contents = st.one_of(

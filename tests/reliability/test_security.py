@@ -87,7 +87,7 @@ def test_hostile_tool_names_are_refused_and_write_nothing(ws: Workspace, tmp_pat
             lambda: ws.tools.register(fn),
             lambda: ws.tools.path_of(name),
             lambda: ws.tools.save(name),
-            lambda: ws.tools.update_source(name, f"def ok(x: int) -> int:\n    '''X.'''\n    return x\n"),
+            lambda: ws.tools.update_source(name, "def ok(x: int) -> int:\n    '''X.'''\n    return x\n"),
             lambda: ws.tools.remove(name, delete_file=True),
             lambda: ws.tools.enable(name),
         ]
