@@ -55,6 +55,8 @@ class InputState:
     required: bool = True
     default: str = ""
     """JSON text of the default (used when not required)."""
+    description: str = ""
+    """Kept from a loaded chain (the builder has no field for it), so saving does not drop it."""
 
 
 # -- views ---------------------------------------------------------------------------------------
@@ -292,6 +294,8 @@ class ChainsController(Controller):
         self.chains = ws.chains
         self.inputs: list[InputState] = []
         self.steps: list[StepState] = []
+        self.output: Ref | None = None
+        """A loaded chain's `output` (the builder has no picker for it), kept when it is saved again."""
         self.last_run: Any = None
         self.last_problems: list[str] = []
         self.draft_worker = self.new_worker("draft")
@@ -320,8 +324,9 @@ class ChainsController(Controller):
     def capture(self) -> None:
         """Read the widgets back into the state (before a re-render or a build)."""
         v = self.view
-        self.inputs = [InputState(r.name_text.value.strip(), r.type.value, r.required.value, r.default.value)
-                       for r in v.input_rows]
+        self.inputs = [InputState(r.name_text.value.strip(), r.type.value, r.required.value, r.default.value,
+                                  old.description)
+                       for r, old in zip(v.input_rows, self.inputs)]
         for box, step in zip(v.steps, self.steps):
             step.id = box.id_text.value.strip()
             step.args = {row.param: row.state() for row in box.args}
@@ -400,7 +405,7 @@ class ChainsController(Controller):
 
     # editing
     def new(self) -> None:
-        self.inputs, self.steps = [], []
+        self.inputs, self.steps, self.output = [], [], None
         self.view.show_header("", "", False, False)
         self.view.select.value = None
         self.view.show_problems([])
@@ -459,7 +464,8 @@ class ChainsController(Controller):
                     default = json.loads(item.default)
                 except ValueError as exc:
                     problems.append(f"input '{item.name}': default is not valid JSON ({exc})")
-            inputs.append({"name": item.name, "type": item.type, "required": item.required, "default": default})
+            inputs.append({"name": item.name, "type": item.type, "required": item.required, "default": default,
+                           "description": item.description})
         steps = []
         for index, step in enumerate(self.steps, 1):
             where = f"step '{step.id or index}'"
@@ -485,15 +491,25 @@ class ChainsController(Controller):
             chain = Toolchain.model_validate({
                 "name": v.chain_name.value.strip(), "description": v.description.value.strip(),
                 "inputs": inputs, "steps": steps, "parallel": v.parallel.value, "expose": v.expose.value,
+                "output": self._kept_output(),
             })
         except ValidationError as exc:
             return None, [_describe(e, self.steps) for e in exc.errors()]
         return chain, []
 
+    def _kept_output(self) -> Ref | None:
+        """The loaded chain's output while what it refers to is still in the builder."""
+        out = self.output
+        if out is None:
+            return None
+        names = {i.name for i in self.inputs} if out.source == "inputs" else {s.id for s in self.steps}
+        return out if out.target in names else None
+
     def show(self, chain: Toolchain) -> None:
         """Put a chain into the builder."""
+        self.output = chain.output
         self.inputs = [InputState(i.name, i.type, i.required,
-                                  "" if i.required or i.default is None else json.dumps(i.default))
+                                  "" if i.required or i.default is None else json.dumps(i.default), i.description)
                        for i in chain.inputs]
         self.steps = []
         for s in chain.steps:

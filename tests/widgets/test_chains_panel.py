@@ -228,3 +228,22 @@ def test_new_clears_the_builder(tools: Workspace) -> None:
     build_two_steps(view)
     find(view, "halion-chains-new").click()
     assert find_all(view, "halion-chain-step") == [] and find(view, "halion-chains-name").value == ""
+
+
+def test_loading_and_saving_a_chain_keeps_what_the_builder_does_not_show(tools: Workspace) -> None:
+    chain = Toolchain.model_validate({
+        "name": "kept", "description": "keeps fields",
+        "inputs": [{"name": "x", "type": "integer", "description": "the number to add to"}],
+        "steps": [{"id": "add", "tool": "add", "arguments": {"a": {"ref": "inputs.x"}, "b": 1}},
+                  {"id": "say", "tool": "describe", "arguments": {"n": {"ref": "steps.add.output"}}}],
+        "output": {"ref": "steps.add.output"},
+    })
+    tools.chains.save(chain)
+    view = panel("chains", ws=tools)
+    find(view, "halion-chains-select").value = "kept"
+    find(view, "halion-chains-load").click()
+    find(view, "halion-chains-save").click()
+    saved = tools.chains.get("kept")
+    assert saved.inputs[0].description == "the number to add to"
+    assert saved.output == Ref("steps.add.output")
+    assert saved == chain
