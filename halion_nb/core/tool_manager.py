@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -30,6 +31,7 @@ class ToolManager:
         """Why the status file could not be read, if it could not."""
         self._states: dict[str, ToolState] = {}
         self._stamp: tuple[int, int] | None = None
+        self._mutex = threading.RLock()  # tool calls run in threads and read states concurrently
 
     def state(self, name: str) -> ToolState:
         self._refresh()
@@ -71,13 +73,17 @@ class ToolManager:
         return (st.st_mtime_ns, st.st_size)
 
     def _refresh(self, force: bool = False) -> None:
-        stamp = self._file_stamp()
-        if not force and stamp == self._stamp:
-            return
-        self._stamp = stamp
-        if stamp is None:
-            self._states, self.problem = {}, None
-            return
+        with self._mutex:
+            stamp = self._file_stamp()
+            if not force and stamp == self._stamp:
+                return
+            if stamp is None:
+                self._states, self.problem = {}, None
+            else:
+                self._load()
+            self._stamp = stamp  # only once the states match it
+
+    def _load(self) -> None:
         try:
             self._states = _STATES.validate_python(json.loads(self.path.read_text(encoding="utf-8")))
             self.problem = None
@@ -92,7 +98,7 @@ class ToolManager:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+        with self._mutex, open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield
