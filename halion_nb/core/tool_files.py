@@ -42,6 +42,26 @@ def function_source(fn: Callable[..., Any]) -> str | None:
     return source
 
 
+def tool_function_name(code: str, wanted: str | None = None) -> str:
+    """The function `code` makes a tool: `wanted` if the code defines it, else its one public function."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as exc:
+        raise ToolDefinitionError(f"the code cannot be read as Python (line {exc.lineno}: {exc.msg}).") from None
+    functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if wanted in functions:
+        return wanted
+    public = [f for f in functions if not f.startswith("_")]
+    if len(public) == 1:
+        return public[0]
+    if not public:
+        raise ToolDefinitionError("the code defines no public function; write one typed, docstringed function.")
+    raise ToolDefinitionError(
+        f"the code defines several public functions ({', '.join(public)}); "
+        "name the one to use (%%tool --name), or prefix helpers with '_'."
+    )
+
+
 def decorator_name(node: ast.expr) -> str:
     """The last name of a decorator expression: `tool` for `@halion_nb.tool(...)`."""
     target = node.func if isinstance(node, ast.Call) else node

@@ -12,7 +12,7 @@ from ..errors import ConfigError, ToolDefinitionError, ToolNotFoundError
 from .files import atomic_write_text, keep_aside
 from .naming import check_name
 from .tool import Tool
-from .tool_files import load_tool_file, render_tool_file
+from .tool_files import load_tool_file, render_tool_file, tool_function_name
 from .tool_manager import ToolManager
 
 log = logging.getLogger(__name__)
@@ -89,16 +89,7 @@ class ToolRegistry:
             where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
             raise ToolDefinitionError(f"Syntax error at {where}: {exc.msg}. Nothing was changed.") from None
         functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        if name is None:
-            public = [f for f in functions if not f.startswith("_")]
-            if len(public) != 1:
-                found = ", ".join(public) or "none"
-                raise ToolDefinitionError(
-                    f"The code must define exactly one public function to become the tool (found: {found}); "
-                    "prefix helpers with '_'."
-                )
-            name = public[0]
-        name = check_name(name)
+        name = check_name(tool_function_name(code) if name is None else name)
         if name not in functions:
             raise ToolDefinitionError(
                 f"The code defines no function named '{name}'; a tool's function keeps the tool's name. Nothing was changed."

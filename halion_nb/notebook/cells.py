@@ -10,7 +10,7 @@ from typing import Iterable
 from ..core.files import atomic_write_text
 from ..core.naming import check_name
 from ..core.tool import Tool
-from ..core.tool_files import render_tool_file, strip_schema
+from ..core.tool_files import render_tool_file, strip_schema, tool_function_name
 from ..errors import HalionError, ToolLoadError
 
 PathLike = str | os.PathLike[str]
@@ -52,7 +52,7 @@ def export_tools(notebook: PathLike, tools_dir: PathLike | None = None) -> list[
     Each cell runs in a fresh namespace that has only the imports of earlier cells, so a
     cell that leans on other notebook state is reported by name instead of exported half-way.
     """
-    from .tool_cell import TOOL_PARSER, tool_function_name
+    from .tool_cell import TOOL_PARSER
 
     target = Path(tools_dir) if tools_dir is not None else Path(notebook).resolve().parent / "tools"
     written: list[Path] = []
@@ -97,7 +97,6 @@ def import_tools(tools: PathLike | Iterable[PathLike], notebook: PathLike) -> Pa
 def _magic_flags(name: str, text: str, code: str) -> str:
     """The `--name`/`--description` a cell needs to export back to the same file."""
     from ..core.tool_schema import parse_docstring
-    from .tool_cell import tool_function_name
 
     flags = ""
     try:

@@ -1,11 +1,11 @@
 """`%%tool`: run the cell as usual, then register its public function as a tool."""
 from __future__ import annotations
 
-import ast
 import shlex
 import sys
 from typing import Any
 
+from ..core.tool_files import tool_function_name
 from ..errors import HalionError
 from .commands import UsageError, _Parser
 from .display import ToolCard
@@ -17,26 +17,6 @@ TOOL_PARSER.add_argument("--description", help="description (default: the docstr
 TOOL_PARSER.add_argument("--save", action="store_true", help="also write tools/<name>.py")
 TOOL_PARSER.add_argument("--inactive", action="store_true", help="register switched off")
 TOOL_PARSER.add_argument("--no-postprocess", action="store_true", help="results go to you, not back to the model")
-
-
-def tool_function_name(cell: str, wanted: str | None) -> str:
-    """The function the cell makes a tool: `--name` if the cell defines it, else its one public function."""
-    try:
-        tree = ast.parse(cell)
-    except SyntaxError as exc:
-        raise HalionError(f"the %%tool cell cannot be read as Python (line {exc.lineno}: {exc.msg}).") from None
-    functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    if wanted in functions:
-        return wanted
-    public = [f for f in functions if not f.startswith("_")]
-    if len(public) == 1:
-        return public[0]
-    if not public:
-        raise HalionError("the %%tool cell defines no public function; write one typed, docstringed function.")
-    raise HalionError(
-        f"the %%tool cell defines several public functions ({', '.join(public)}); "
-        "pass --name to pick one, or prefix helpers with '_'."
-    )
 
 
 def run_tool_cell(shell: Any, line: str, cell: str) -> None:

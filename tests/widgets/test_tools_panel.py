@@ -11,6 +11,7 @@ import pytest
 
 from halion_nb.testing import FakeOpenAI, reply
 from halion_nb.widgets import find, find_all, panel
+from halion_nb.errors import ToolDefinitionError
 from halion_nb.workspace import Workspace
 
 
@@ -218,7 +219,7 @@ def test_update_source_api(ws: Workspace) -> None:
     tool = ws.tools.update_source(None, "def triple(x: int) -> int:\n    \"\"\"Triple.\"\"\"\n    return 3 * x\n")
     assert tool.name == "triple" and tool.call({"x": 2}) == 6
     assert "schema = " in ws.tools.path_of("triple").read_text()
-    with pytest.raises(Exception, match="exactly one public function"):
+    with pytest.raises(ToolDefinitionError, match=r"several public functions \(a, b\)"):
         ws.tools.update_source(None, "def a(x: int) -> int:\n    return x\n\ndef b(x: int) -> int:\n    return x\n")
     state_events: list[tuple[str, str]] = []
     ws.tools.subscribe(lambda e, n: state_events.append((e, n)))
