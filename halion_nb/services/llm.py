@@ -14,8 +14,9 @@ import threading
 import time
 import uuid
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from ..errors import (
     AuthenticationFailed, BadRequest, ConfigError, ConnectionLost, HalionError, ModelServiceError,
@@ -155,37 +156,71 @@ def complete(
     purpose: str = "chat",
 ) -> Completion:
     """Send one Chat Completions request and return the assembled answer (logged as kind "model")."""
-    name = model or ws.model
-    request: dict[str, Any] = {"model": name, "messages": messages}
+    request: dict[str, Any] = {"model": model or ws.model, "messages": messages}
     if tools:
         request["tools"] = tools
     if stream:
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}
     api = client(ws)
+    with _model_call(ws, request["model"], messages, tools, stream, conversation_id, purpose) as call:
+        if stream:
+            with api.chat.completions.create(**request) as chunks:
+                call.out = _assemble(chunks, on_text, cancel)
+        else:
+            call.out = _from_response(api.chat.completions.create(**request))
+    return call.out
+
+
+@dataclass
+class _Call:
+    """What one logged model request produced: the answer, or a problem found in it."""
+
+    out: Completion | None = None
+    problem: HalionError | None = None
+
+
+@contextmanager
+def _model_call(
+    ws: "Workspace", name: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
+    stream: bool, conversation_id: str | None, purpose: str, response_model: type | None = None,
+) -> Iterator[_Call]:
+    """Time one request, collect the SDK's retried attempts, log it, and turn SDK errors into
+    HalionErrors; a `problem` set on the call is logged, then raised."""
+    call = _Call()
     started = time.perf_counter()
     attempts: list[dict[str, Any]] = []
     token = _attempts.set(attempts)
     try:
-        if stream:
-            with api.chat.completions.create(**request) as chunks:
-                out = _assemble(chunks, on_text, cancel)
-        else:
-            out = _from_response(api.chat.completions.create(**request))
+        yield call
     except BaseException as exc:
-        error: BaseException = exc
-        if isinstance(exc, _CallbackFailed):  # the caller's own on_text: its error is passed on unchanged
-            error = exc.error
-        elif isinstance(exc, Exception) and not isinstance(exc, HalionError):
-            error = map_error(exc, ws)
+        error = _translate(exc, ws, response_model)
         _log_model(ws, name, messages, tools, stream, None, error, started, conversation_id, purpose, attempts)
         if error is exc:
             raise
         raise error from None
     finally:
         _attempts.reset(token)
-    _log_model(ws, name, messages, tools, stream, out, None, started, conversation_id, purpose, attempts)
-    return out
+    _log_model(ws, name, messages, tools, stream, call.out, call.problem, started, conversation_id, purpose, attempts)
+    if call.problem is not None:
+        raise call.problem
+
+
+def _translate(exc: BaseException, ws: "Workspace", response_model: type | None) -> BaseException:
+    """The error the caller sees: the caller's own callback error unchanged, SDK errors mapped."""
+    if isinstance(exc, _CallbackFailed):
+        return exc.error
+    if isinstance(exc, HalionError) or not isinstance(exc, Exception):
+        return exc
+    from pydantic import ValidationError
+
+    if response_model is not None and isinstance(exc, ValidationError):
+        problems = exc.errors()
+        return ModelServiceError(
+            f"the model's answer does not match {response_model.__name__}: "
+            f"{problems[0].get('msg') if problems else exc}. Try again, or use a stronger model."
+        )
+    return map_error(exc, ws)
 
 
 class _CallbackFailed(Exception):
@@ -269,41 +304,17 @@ def parse_structured(
     purpose: str = "draft",
 ) -> M:
     """Ask the model for an instance of `response_model` (structured output); logged as kind "model"."""
-    from pydantic import ValidationError
-
     name = model or ws.model
     api = client(ws)
-    started = time.perf_counter()
-    attempts: list[dict[str, Any]] = []
-    token = _attempts.set(attempts)
-    try:
+    with _model_call(ws, name, messages, None, False, None, purpose, response_model) as call:
         response = api.chat.completions.parse(model=name, messages=messages, response_format=response_model)
-    except Exception as exc:
-        if isinstance(exc, ValidationError):
-            problems = exc.errors()
-            error: HalionError = ModelServiceError(
-                f"the model's answer does not match {response_model.__name__}: "
-                f"{problems[0].get('msg') if problems else exc}. Try again, or use a stronger model."
+        call.out = _from_response(response)
+        parsed = response.choices[0].message.parsed if response.choices else None
+        if parsed is None:
+            call.problem = ModelServiceError(
+                f"the model gave no {response_model.__name__} ({_shorten(call.out.content or 'no content', 200)}). "
+                "Try again or rephrase."
             )
-        else:
-            error = map_error(exc, ws)
-        _log_model(ws, name, messages, None, False, None, error, started, None, purpose, attempts)
-        if error is exc:
-            raise
-        raise error from None
-    finally:
-        _attempts.reset(token)
-    out = _from_response(response)
-    parsed = response.choices[0].message.parsed if response.choices else None
-    problem = None
-    if parsed is None:
-        problem = ModelServiceError(
-            f"the model gave no {response_model.__name__} ({_shorten(out.content or 'no content', 200)}). "
-            "Try again or rephrase."
-        )
-    _log_model(ws, name, messages, None, False, out, problem, started, None, purpose, attempts)
-    if problem is not None:
-        raise problem
     return parsed  # type: ignore[return-value]
 
 
