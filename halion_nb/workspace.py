@@ -42,6 +42,8 @@ class Workspace:
         self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"),
                                   author=self._tool_author)
         self.log = CallLog(self.state_dir / "calls.sqlite", redact=self.env.redact)
+        self.load_report = self.tools.load()
+        """What opening loaded from `tools/*.py`, with each broken file and its error."""
         self._conversation: Conversation | None = None
         self.max_rounds = 8
         """Model rounds per chat turn before the turn ends with a clear message."""

@@ -202,3 +202,23 @@ def test_a_lambda_needs_a_name(tmp_path: Path) -> None:
     ws = Workspace(tmp_path)
     with pytest.raises(ToolNameError):
         ws.tools.register(lambda city: city)  # "<lambda>" is no identifier
+
+
+def test_opening_a_workspace_loads_its_saved_tools_and_reports_broken_files(tmp_path: Path) -> None:
+    first = Workspace(tmp_path)
+    first.tools.register(_saved_tool)
+    first.tools.save("_saved_tool")
+    (tmp_path / "tools" / "broken.py").write_text("def broken(:\n")
+    reopened = Workspace(tmp_path)  # a new kernel on the same folder
+    assert reopened.tools.get("_saved_tool").call({"x": 2}) == 4
+    assert list(reopened.load_report.errors) == ["broken"]
+    assert [t.name for t in reopened.offered_tools()] == ["_saved_tool"]
+
+
+def _saved_tool(x: int) -> int:
+    """Double x.
+
+    Args:
+        x: a number
+    """
+    return 2 * x
