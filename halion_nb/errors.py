@@ -37,6 +37,10 @@ class StateFileError(HalionError):
     """A state file (JSON status, the SQLite log) that could not be read or written; it is left untouched."""
 
 
+class NameTaken(StateFileError):
+    """Saving would replace an existing chain or an unreadable file; pass overwrite=True to do so."""
+
+
 class ConfigError(HalionError):
     """Missing or wrong configuration (no API key, no base URL, bad replay file)."""
 

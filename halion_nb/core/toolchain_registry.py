@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import StateFileError, ToolNotFoundError
+from ..errors import NameTaken, StateFileError, ToolNotFoundError
 from ..models import Toolchain, error_text
 from .files import atomic_write_json, keep_aside
 from .naming import check_name
@@ -140,7 +140,7 @@ class ToolchainRegistry:
         path = self.path_of(chain.name)
         if chain.name in self.broken and path.exists():
             if not overwrite:
-                raise StateFileError(
+                raise NameTaken(
                     f"chains/{path.name} exists but could not be loaded ({self.broken[chain.name]}); it was not "
                     "overwritten. Fix or delete it, or save with overwrite=True (the old file is kept aside)."
                 )
@@ -175,7 +175,7 @@ class ToolchainRegistry:
         """
         chain = read_chain_file(Path(path).expanduser())
         if chain.name in self._chains and not overwrite:
-            raise StateFileError(
+            raise NameTaken(
                 f"A chain named '{chain.name}' already exists; import with overwrite=True to replace it."
             )
         self.save(chain, overwrite=overwrite)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 from pydantic import ValidationError
 
-from ..errors import HalionError
+from ..errors import HalionError, NameTaken
 from ..models import Ref, Toolchain
 from ..render_chat import shown
 from ._controller import Controller
@@ -730,13 +730,18 @@ class ChainsController(Controller):
         self.hub.emit("chains")
         self.view.share_status.value = message(f"Saved and exported to {written}", "ok")
 
-    def import_file(self) -> None:
+    def import_file(self, overwrite: bool = False) -> None:
         path = self.view.path.value.strip()
         if not path:
             self.view.share_status.value = message("Type the path of a chain file.", "error")
             return
         try:
-            chain = self.chains.import_(path, overwrite=True)
+            chain = self.chains.import_(path, overwrite=overwrite)
+        except NameTaken as exc:
+            self.view.share_status.value = message(str(exc), "error")
+            self.view.confirm.ask("Replace the workspace's chain of that name with the imported one?",
+                                  lambda: self.import_file(overwrite=True), yes_label="Replace")
+            return
         except (HalionError, OSError) as exc:
             self.view.share_status.value = message(str(exc), "error")
             return

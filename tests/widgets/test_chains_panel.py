@@ -247,3 +247,22 @@ def test_loading_and_saving_a_chain_keeps_what_the_builder_does_not_show(tools: 
     assert saved.inputs[0].description == "the number to add to"
     assert saved.output == Ref("steps.add.output")
     assert saved == chain
+
+
+def test_importing_a_file_over_a_chain_of_the_same_name_asks_first(tools: Workspace, tmp_path: Path) -> None:
+    mine = Toolchain.model_validate({"name": "same", "description": "mine",
+                                     "steps": [{"id": "s", "tool": "add", "arguments": {"a": 1}}]})
+    tools.chains.save(mine)
+    shared = mine.model_copy(update={"description": "theirs"})
+    target = tmp_path / "theirs.json"
+    target.write_text(shared.model_dump_json())
+    view = panel("chains", ws=tools)
+    find(view, "halion-chains-path").value = str(target)
+    find(view, "halion-chains-import-file").click()
+    assert tools.chains.get("same").description == "mine"  # nothing replaced yet
+    assert "already exists" in find(view, "halion-chains-share-status").value
+    find(view, "halion-confirm-no").click()
+    assert tools.chains.get("same").description == "mine"
+    find(view, "halion-chains-import-file").click()
+    find(view, "halion-confirm-yes").click()
+    assert tools.chains.get("same").description == "theirs"
