@@ -3,7 +3,6 @@ guard refuses at once, and a secret never reaches a file, a display or an error 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -32,15 +31,6 @@ HOSTILE = [
     "ｔool", "tool\n", "\ntool", "tool ", " tool", "", "a" * 65, "class", "None", "a\x00b", "-x", "1x",
 ]
 """Names that must be refused as tool and chain names, everywhere a name turns into a file."""
-
-
-@pytest.fixture(autouse=True)
-def environ_restored() -> Iterator[None]:
-    """`ws.env.set` writes os.environ too: give each test back the environment it started with."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Fixtures for driving the panels headless: a workspace, the fake model server, widget lookup."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -9,15 +8,6 @@ import pytest
 
 from halion_nb.testing import FakeOpenAI
 from halion_nb.workspace import Workspace
-
-
-@pytest.fixture(autouse=True)
-def _environ_restored() -> Iterator[None]:
-    """`ws.env.set` writes os.environ too: give each test the environment it started with."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture

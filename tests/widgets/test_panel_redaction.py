@@ -1,7 +1,6 @@
 """A secret that a tool returns or raises never shows in the Tools or Chains panel."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import ipywidgets as W
 import pytest
