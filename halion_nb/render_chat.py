@@ -33,11 +33,18 @@ def shown(value: Any, redact: Redact | None = None, *, limit: int | None = None,
     return text
 
 
+REDACTED = "***"
+"""What redaction leaves where a secret was; shown as is, never read as emphasis."""
+
+
 def _inline(text: str) -> str:
     """Escaped text with `code`, **bold**, *italic* and [links](http...)."""
-    parts = re.split(r"(`[^`\n]+`)", text)
+    parts = re.split(r"(`[^`\n]+`|(?<!\*)\*\*\*(?!\*))", text)  # code spans and the redaction marker stay literal
     out = []
     for part in parts:
+        if part == REDACTED:
+            out.append(REDACTED)
+            continue
         if len(part) > 1 and part.startswith("`") and part.endswith("`"):
             out.append(f"<code>{escape(part[1:-1])}</code>")
             continue
