@@ -70,16 +70,12 @@ def tool_card(tool: "Tool", *, active: bool | None = None, postprocess: bool | N
 
 def tools_table(registry: "ToolRegistry") -> str:
     """Every tool with its state, one row each."""
-    states = registry.manager.states()
     rows = []
-    for tool in registry.all():
-        state = states.get(tool.name)
-        active = state.active if state else True
-        post = state.postprocess if state else True
+    for tool, state in registry.with_states():
         params = ", ".join(tool.spec.field_names)
         rows.append(
-            f"<tr><td><code>{escape(tool.name)}</code></td><td>{'✅' if active else '⛔'}</td>"
-            f"<td>{'model' if post else 'you'}</td><td><code>{escape(params)}</code></td>"
+            f"<tr><td><code>{escape(tool.name)}</code></td><td>{'✅' if state.active else '⛔'}</td>"
+            f"<td>{'model' if state.postprocess else 'you'}</td><td><code>{escape(params)}</code></td>"
             f"<td>{escape(tool.description)}</td></tr>"
         )
     body = "".join(rows) or '<tr><td colspan="5"><i>no tools yet: write a %%tool cell</i></td></tr>'

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ..errors import ConfigError, ToolDefinitionError, ToolNotFoundError
+from ..models import ToolState
 from .files import atomic_write_text, keep_aside
 from .naming import check_name
 from .tool import Tool
@@ -182,9 +183,13 @@ class ToolRegistry:
         self.get(name)
         return self.manager.state(name).postprocess
 
-    def active(self) -> list[Tool]:
+    def with_states(self) -> list[tuple[Tool, ToolState]]:
+        """Every tool with its state; a tool never switched is active with postprocess on."""
         states = self.manager.states()
-        return [t for t in self.all() if states.get(t.name) is None or states[t.name].active]
+        return [(t, states.get(t.name, ToolState())) for t in self.all()]
+
+    def active(self) -> list[Tool]:
+        return [t for t, state in self.with_states() if state.active]
 
     def _set(self, name: str, **changes: bool) -> None:
         self.get(name)

@@ -66,12 +66,10 @@ class ToolsTable:
     registry: "ToolRegistry"
 
     def __repr__(self) -> str:
-        states = self.registry.manager.states()
         lines = []
-        for tool in self.registry.all():
-            state = states.get(tool.name)
-            active = "active" if state is None or state.active else "inactive"
-            target = "model" if state is None or state.postprocess else "you"
+        for tool, state in self.registry.with_states():
+            active = "active" if state.active else "inactive"
+            target = "model" if state.postprocess else "you"
             lines.append(f"{tool.name:<24} {active:<8} result→{target:<5} ({', '.join(tool.spec.field_names)})"
                          f"  {tool.description}")
         return "\n".join(lines) or "no tools yet: write a %%tool cell"
