@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -26,15 +25,8 @@ STREAMS = pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> Iterator[Workspace]:
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-key-for-tests")
-    monkeypatch.delenv("HALION_REPLAY", raising=False)
-    monkeypatch.delenv("HALION_MODEL", raising=False)
-    w = Workspace(tmp_path, model="gpt-test")
-    w.max_retries = 0
-    yield w
-    w.log.close()
+def ws(served_ws: Workspace) -> Workspace:
+    return served_ws
 
 
 class EndsEarly(FakeOpenAI):

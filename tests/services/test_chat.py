@@ -5,7 +5,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -20,15 +20,8 @@ FAST_429 = {"retry-after-ms": "1"}
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> Iterator[Workspace]:
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-key-for-tests")
-    monkeypatch.delenv("HALION_REPLAY", raising=False)
-    monkeypatch.delenv("HALION_MODEL", raising=False)
-    w = Workspace(tmp_path, model="gpt-test")
-    w.max_retries = 0
-    yield w
-    w.log.close()
+def ws(served_ws: Workspace) -> Workspace:
+    return served_ws
 
 
 def add_tools(ws: Workspace) -> dict[str, list[Any]]:
