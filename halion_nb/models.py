@@ -179,12 +179,12 @@ class Toolchain(BaseModel):
     expose: bool = Field(False, description="Offer the chain to the chat model as a tool.")
 
     def __repr__(self) -> str:
-        from .render_chain import chain_text
+        from .display.chains import chain_text
 
         return chain_text(self)
 
     def _repr_markdown_(self) -> str:
-        from .render_chain import chain_markdown
+        from .display.chains import chain_markdown
 
         return chain_markdown(self)
 

@@ -1,7 +1,7 @@
 """How a model's answer reads in a notebook and in the chat panel."""
 from __future__ import annotations
 
-from halion_nb.render_chat import markdown_html
+from halion_nb.display.chat import markdown_html
 
 
 def test_markdown_basics_render_and_html_is_escaped() -> None:

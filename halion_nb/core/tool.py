@@ -135,6 +135,6 @@ class Tool:
         return f"{where}: {err['msg']} (got {shown})"
 
     def _repr_html_(self) -> str:
-        from ..render import tool_card
+        from ..display.tools import tool_card
 
         return tool_card(self)

@@ -249,7 +249,7 @@ class ToolRegistry:
                 log.exception("A tool listener failed on %s %s", event, name)
 
     def _repr_html_(self) -> str:
-        from ..render import tools_table
+        from ..display.tools import tools_table
 
         return tools_table(self)
 

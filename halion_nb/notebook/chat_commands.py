@@ -7,7 +7,7 @@ from typing import Any
 
 from IPython.display import display
 
-from ..render_chat import LogTable, StreamingText
+from ..display.chat import LogTable, StreamingText
 from ..workspace import workspace
 from .commands import UsageError, arg, command
 

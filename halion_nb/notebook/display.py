@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..render import parameter_rows, tool_card
+from ..display.tools import parameter_rows, tool_card
 
 if TYPE_CHECKING:
     from ..core.tool import Tool

@@ -73,7 +73,7 @@ class StepResult:
     """Hides secret values when the result is displayed (set by the run)."""
 
     def __repr__(self) -> str:
-        from ..render_chain import step_text
+        from ..display.chains import step_text
 
         return step_text(self)
 
@@ -113,12 +113,12 @@ class ChainRun:
         return self
 
     def __repr__(self) -> str:
-        from ..render_chain import run_text
+        from ..display.chains import run_text
 
         return run_text(self)
 
     def _repr_markdown_(self) -> str:
-        from ..render_chain import run_markdown
+        from ..display.chains import run_markdown
 
         return run_markdown(self)
 
@@ -454,12 +454,12 @@ class Chains:
         raise TypeError(f"Expected a Toolchain or a chain name, not {type(chain).__name__}.")
 
     def __repr__(self) -> str:
-        from ..render_chain import chains_text
+        from ..display.chains import chains_text
 
         return chains_text(self.all(), self.registry.broken)
 
     def _repr_markdown_(self) -> str:
-        from ..render_chain import chains_markdown
+        from ..display.chains import chains_markdown
 
         problems = {chain.name: self.validate(chain) for chain in self.all()}
         return chains_markdown(self.all(), problems, self.registry.broken)

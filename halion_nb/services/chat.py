@@ -49,7 +49,7 @@ class ToolCallRecord:
     """Set by the ChatResult that holds the record: its repr hides secret values."""
 
     def __repr__(self) -> str:
-        from ..render_chat import tool_call_line
+        from ..display.chat import tool_call_line
 
         return tool_call_line(self, self.redact)
 
@@ -102,12 +102,12 @@ class ChatResult:
         return self.redact(self.text) if self.redact else self.text  # print(result) is shown too
 
     def __repr__(self) -> str:
-        from ..render_chat import chat_result_text
+        from ..display.chat import chat_result_text
 
         return chat_result_text(self)
 
     def _repr_html_(self) -> str:
-        from ..render_chat import chat_result_html
+        from ..display.chat import chat_result_html
 
         return chat_result_html(self)
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ..errors import HalionError, NameTaken
 from ..models import Ref, Toolchain
-from ..render_chat import shown
+from ..display.chat import shown
 from ._controller import Controller
 from ._form import OMIT, FormField, blank, collect, fields_of, to_raw
 from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, pre, show

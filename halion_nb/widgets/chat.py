@@ -1,6 +1,6 @@
 """Chat panel: the conversation, answers streamed as markdown, tool calls as collapsible cards.
 
-The model's text is untrusted: it is rendered by `render_chat.markdown_html`, which escapes
+The model's text is untrusted: it is rendered by `display.chat.markdown_html`, which escapes
 everything and emits a small set of tags, never passed raw to JupyterLab's (trusted) renderer.
 
 Enter in the one-line box sends; for several lines, the ¶ button swaps in a text area
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import ipywidgets as W
 
 from ..errors import HalionError, ModelServiceError
-from ..render_chat import markdown_html
+from ..display.chat import markdown_html
 from ._coalesce import Coalescer
 from ._controller import Controller
 from ._ui import Banner, PanelView, button, css, heading, html, message, pre, show

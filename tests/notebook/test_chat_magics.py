@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import pytest
 
 import halion_nb.workspace as workspace_module
-from halion_nb.render_chat import StreamingText
+from halion_nb.display.chat import StreamingText
 from halion_nb.testing import FakeOpenAI, call, error, reply
 from halion_nb.workspace import Workspace, use_workspace
 

@@ -95,7 +95,7 @@ def test_the_client_follows_configuration_changes(ws: Workspace, fake_openai: Fa
 
 
 def test_importing_halion_does_not_import_openai() -> None:
-    code = ("import sys, halion_nb, halion_nb.services.llm, halion_nb.services.chat, halion_nb.render_chat, "
+    code = ("import sys, halion_nb, halion_nb.services.llm, halion_nb.services.chat, halion_nb.display.chat, "
             "halion_nb.notebook.chat_commands; print('openai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -11,8 +11,8 @@ from html import escape
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 if TYPE_CHECKING:
-    from .models import CallRecord
-    from .services.chat import ChatResult, ToolCallRecord
+    from ..models import CallRecord
+    from ..services.chat import ChatResult, ToolCallRecord
 
 Redact = Callable[[str], str]
 _BOX = "border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;margin:4px 0;font-family:sans-serif;font-size:13px"

@@ -6,8 +6,8 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .core.tool import Tool
-    from .core.tool_registry import ToolRegistry
+    from ..core.tool import Tool
+    from ..core.tool_registry import ToolRegistry
 
 _CARD = "border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;font-family:sans-serif;font-size:13px"
 

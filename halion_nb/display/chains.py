@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from .models import Ref, Toolchain
+from ..models import Ref, Toolchain
 
 if TYPE_CHECKING:
-    from .services.chains import ChainRun, StepResult
+    from ..services.chains import ChainRun, StepResult
 
 RESULT_CHARS = 80
 """Longest shown result or argument; longer ones are cut with an ellipsis."""
