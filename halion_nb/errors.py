@@ -1,9 +1,30 @@
 """One exception family: every message says what went wrong and how to fix it."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class HalionError(Exception):
-    """Base class of every error halion_nb raises on purpose."""
+    """Base class of every error halion_nb raises on purpose.
+
+    Every subclass pickles (batch workers send errors back across processes): the message
+    and the fields come back as they were, whatever the subclass's constructor takes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self._pickled_fields())
+
+    def _pickled_fields(self) -> dict[str, Any]:
+        """The fields sent along; a subclass holding something unpicklable leaves it out here."""
+        return dict(self.__dict__)
+
+
+def _rebuild(cls: type[HalionError], args: tuple[Any, ...], fields: dict[str, Any]) -> HalionError:
+    """Unpickle without calling `cls.__init__` (which may want other arguments than `args`)."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(fields)
+    return error
 
 
 class ToolNameError(HalionError, ValueError):

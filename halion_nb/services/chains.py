@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import json
 import keyword
@@ -50,6 +51,11 @@ class ChainRunError(HalionError):
         super().__init__(f"Chain '{run.chain.name}' failed: {error}")
         self.run = run
         self.step = run.failed_step
+
+    def _pickled_fields(self) -> dict[str, Any]:
+        """The run without its redact function (a workspace's, not data); the message is redacted already."""
+        steps = [dataclasses.replace(s, redact=None) for s in self.run.steps]
+        return {**self.__dict__, "run": dataclasses.replace(self.run, steps=steps, redact=None)}
 
 
 class _RefError(Exception):
