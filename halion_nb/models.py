@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -28,6 +29,8 @@ class ToolState(BaseModel):
 
     active: bool = True
     postprocess: bool = True
+    approval: bool = False
+    """True when each call waits for the person to approve it."""
 
 
 CallKind = Literal["model", "tool", "chain", "step"]
@@ -49,6 +52,12 @@ class CallRecord(BaseModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     meta: dict[str, Any] = {}
+    caller: str | None = None
+    """Who ran it: chat, chain, panel, mcp, rest, batch or python."""
+    user: str | None = None
+    """The Jupyter user over REST; the OS user in a kernel."""
+    version: str | None = None
+    """For tool calls: the sha256 prefix of the tool's source that ran."""
 
 
 ChainInputType = Literal["string", "integer", "number", "boolean", "array", "object"]
@@ -112,6 +121,24 @@ class Ref(BaseModel):
     def path(self) -> tuple[str, ...]:
         """Field path into the value: keys, attribute names or list indices (as text)."""
         return self._path
+
+    @property
+    def base(self) -> str:
+        """What is read, without the field path: `inputs.city` or `steps.fetch.output`."""
+        return f"inputs.{self._target}" if self._source == "inputs" else f"steps.{self._target}.output"
+
+    @property
+    def field_path(self) -> str:
+        """The field path as written after `base` (`.items[0].name`), or ""."""
+        return self.ref[len(self.base):]
+
+    @classmethod
+    def join(cls, base: str, field_path: str = "") -> Ref:
+        """`Ref(base + field_path)`; a path written without its leading dot (`items[0]`) gets one."""
+        field_path = field_path.strip()
+        if field_path and field_path[0] not in ".[":
+            field_path = "." + field_path
+        return cls(base + field_path)
 
     def __str__(self) -> str:
         return self.ref
@@ -177,16 +204,6 @@ class Toolchain(BaseModel):
     output: Ref | None = Field(None, description="What a run returns; default: the last step's output.")
     parallel: bool = Field(False, description="Run steps whose references allow it at the same time.")
     expose: bool = Field(False, description="Offer the chain to the chat model as a tool.")
-
-    def __repr__(self) -> str:
-        from .display.chains import chain_text
-
-        return chain_text(self)
-
-    def _repr_markdown_(self) -> str:
-        from .display.chains import chain_markdown
-
-        return chain_markdown(self)
 
 
 class DraftArgument(BaseModel):
@@ -307,6 +324,20 @@ class ToolchainDraft(BaseModel):
             ]) for s in chain.steps],
             output_ref=chain.output.ref if chain.output else None,
         )
+
+
+def chain_error_text(error: Any, step_ids: Sequence[str] = ()) -> str:
+    """A pydantic error of a `Toolchain` as a line a person reads: `step 'fetch': tool: ...` (ids by position)."""
+    loc = list(error["loc"])
+    msg = error_text(error)
+    if error.get("type") == "string_pattern_mismatch":
+        msg = "not a name: use letters, digits and _, not starting with a digit, at most 64 characters"
+    if loc[:1] == ["steps"] and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(step_ids):
+        rest = ".".join(map(str, loc[2:]))
+        return f"step '{step_ids[loc[1]] or loc[1] + 1}': {rest + ': ' if rest else ''}{msg}"
+    if loc == ["name"]:
+        return f"chain: name: {msg} (such as weather_report)"
+    return f"{'.'.join(map(str, loc)) or 'chain'}: {msg}"
 
 
 def error_text(error: Any) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 from .core.call_log import CallLog
+from .core.approval import Approver
 from .core.env_manager import EnvManager
+from .core.invocation import Invoker
 from .core.tool import Tool
 from .core.tool_manager import ToolManager
 from .core.tool_registry import ToolRegistry
@@ -42,6 +44,8 @@ class Workspace:
         self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"),
                                   author=self._tool_author)
         self.log = CallLog(self.state_dir / "calls.sqlite", redact=self.env.redact)
+        self.tools.invoker = Invoker(self.tools, log=self.log, redact=self.env.redact,
+                                     timeout=lambda: float(self.tool_timeout), approver=lambda: self.approver)
         self.load_report = self.tools.load()
         """What opening loaded from `tools/*.py`, with each broken file and its error."""
         self._conversation: Conversation | None = None
@@ -53,6 +57,8 @@ class Workspace:
         """Seconds the model service may take to answer one request."""
         self.max_retries = 2
         """Retries the `openai` SDK makes on connection errors, 408, 409, 429 and 5xx."""
+        self.approver: Approver | None = None
+        """Asked before a tool that needs approval runs: `fn(request) -> bool | Decision`; None declines."""
 
     def _tool_author(self) -> "ToolAuthor":
         from .services.authoring import ToolAuthor

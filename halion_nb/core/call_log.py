@@ -7,7 +7,6 @@ every sqlite error reaches the user as a `StateFileError` that says what to do.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -19,8 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, get_args
 
-from pydantic import BaseModel
-
+from halion_nb.core.encoding import to_jsonable
 from halion_nb.errors import StateFileError
 from halion_nb.models import CallKind, CallRecord
 
@@ -58,17 +56,24 @@ MIGRATIONS: list[str] = [
     CREATE INDEX calls_conversation_id ON calls (conversation_id, id);
     CREATE INDEX calls_errors ON calls (id) WHERE error IS NOT NULL;
     """,
+    # 3: who ran each call (caller: chat, chain, panel, mcp, rest, batch; user) and the tool code's version.
+    """
+    ALTER TABLE calls ADD COLUMN caller TEXT;
+    ALTER TABLE calls ADD COLUMN user TEXT;
+    ALTER TABLE calls ADD COLUMN version TEXT;
+    CREATE INDEX calls_caller_id ON calls (caller, id);
+    CREATE INDEX calls_user_id ON calls (user, id);
+    """,
 ]
 """Schema migrations, applied in order; the database is at version `len(MIGRATIONS)`.
 Never edit one that has shipped: append a new one."""
 
 _COLUMNS = (
     "id, ts, kind, conversation_id, name, arguments, result, error, "
-    "duration_ms, prompt_tokens, completion_tokens, meta"
+    "duration_ms, prompt_tokens, completion_tokens, meta, caller, user, version"
 )
 _BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
-_MAX_DEPTH = 64
 _INHERITED: list[sqlite3.Connection] = []
 
 
@@ -112,18 +117,21 @@ class CallLog:
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         meta: Mapping[str, Any] | None = None,
+        caller: str | None = None,
+        user: str | None = None,
+        version: str | None = None,
     ) -> int:
         """Write one call and return its id. Secrets are redacted before writing."""
         row = self._row(
             kind, name, conversation_id, arguments, result, error,
             duration_ms, prompt_tokens, completion_tokens, meta,
-        )
+        ) + tuple(None if v is None else self._clean(str(v)) for v in (caller, user, version))
 
         def insert(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "INSERT INTO calls (ts, kind, conversation_id, name, arguments, result, "
-                "error, duration_ms, prompt_tokens, completion_tokens, meta) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "error, duration_ms, prompt_tokens, completion_tokens, meta, caller, user, version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             return int(cur.lastrowid)  # type: ignore[arg-type]
@@ -146,18 +154,20 @@ class CallLog:
         text: str | None = None,
         conversation_id: str | None = None,
         offset: int = 0,
+        caller: str | None = None,
+        user: str | None = None,
     ) -> list[CallRecord]:
         """The newest `n` calls matching every filter given, newest first.
 
         `tool` matches the name of tool calls and chain steps; `text` is a
         case-insensitive substring of the name, arguments, result or error;
-        `offset` skips that many matches (paging).
+        `offset` skips that many matches (paging); `caller` and `user` say who ran it.
         """
         if n < 0 or offset < 0:
             raise ValueError(f"n and offset must be >= 0, got n={n}, offset={offset}")
         if n == 0:
             return []
-        where, params = _where(kind, tool, errors_only, text, conversation_id)
+        where, params = _where(kind, tool, errors_only, text, conversation_id, caller, user)
         sql = f"SELECT {_COLUMNS} FROM calls{where} ORDER BY id DESC LIMIT ? OFFSET ?"
         rows = self._read(lambda conn: conn.execute(sql, (*params, n, offset)).fetchall())
         return [_to_record(r) for r in rows or []]
@@ -177,9 +187,11 @@ class CallLog:
         errors_only: bool = False,
         text: str | None = None,
         conversation_id: str | None = None,
+        caller: str | None = None,
+        user: str | None = None,
     ) -> int:
         """How many calls match the filters (the same ones as `recent`)."""
-        where, params = _where(kind, tool, errors_only, text, conversation_id)
+        where, params = _where(kind, tool, errors_only, text, conversation_id, caller, user)
         rows = self._read(lambda conn: conn.execute(f"SELECT count(*) FROM calls{where}", params).fetchall())
         return int(rows[0][0]) if rows else 0
 
@@ -252,7 +264,7 @@ class CallLog:
 
     def _dumps(self, value: Any) -> str:
         """JSON text, redacted once encoded (redaction also covers JSON-escaped secrets)."""
-        return self._clean(json.dumps(_jsonable(value, 0), ensure_ascii=False))
+        return self._clean(json.dumps(to_jsonable(value), ensure_ascii=False))
 
     def _json(self, value: Any, field: str, truncated: list[str]) -> str:
         text = self._dumps(value)
@@ -431,10 +443,14 @@ def _statements(script: str) -> list[str]:
 
 def _where(
     kind: str | None, tool: str | None, errors_only: bool, text: str | None,
-    conversation_id: str | None,
+    conversation_id: str | None, caller: str | None = None, user: str | None = None,
 ) -> tuple[str, tuple[Any, ...]]:
     clauses: list[str] = []
     params: list[Any] = []
+    for column, value in (("caller", caller), ("user", user)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
     if kind is not None:
         if kind not in KINDS:
             raise ValueError(f"unknown call kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -455,34 +471,6 @@ def _where(
         )
         params += [pattern] * 4
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
-
-
-def _jsonable(value: Any, depth: int) -> Any:
-    """A plain JSON structure for any value (models, dataclasses, sets, objects via `str`)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if depth >= _MAX_DEPTH:
-        return f"<nested deeper than {_MAX_DEPTH} levels: {type(value).__name__}>"
-    if isinstance(value, BaseModel):
-        return _jsonable(value.model_dump(mode="json"), depth + 1)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return _jsonable(fields, depth + 1)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v, depth + 1) for v in value]
-    if isinstance(value, (set, frozenset)):
-        items = [_jsonable(v, depth + 1) for v in value]
-        try:
-            return sorted(items)
-        except TypeError:
-            return items
-    try:
-        text = str(value)
-    except Exception:  # a broken __str__ must not lose the log row
-        text = object.__repr__(value)
-    return text
 
 
 def _cut(text: str, limit: int) -> str:
@@ -517,4 +505,7 @@ def _to_record(row: tuple[Any, ...]) -> CallRecord:
         prompt_tokens=row[9],
         completion_tokens=row[10],
         meta=meta,
+        caller=row[12],
+        user=row[13],
+        version=row[14],
     )

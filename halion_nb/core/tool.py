@@ -1,6 +1,7 @@
 """A tool: a plain function plus the schema the model sees and validation of what it sends."""
 from __future__ import annotations
 
+import hashlib
 import json
 import reprlib
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from ..errors import ToolArgumentError
+from .invocation import complete
 from .tool_schema import FunctionSpec, describe_function, drop_forced_nulls
 
 
@@ -20,6 +22,7 @@ class Tool:
     function: Callable[..., Any]
     spec: FunctionSpec = field(repr=False)
     given_source: str | None = field(default=None, repr=False)
+    _version: str | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_function(
@@ -35,6 +38,14 @@ class Tool:
 
             self.given_source = function_source(self.function)
         return self.given_source
+
+    @property
+    def version(self) -> str | None:
+        """The first 12 hex digits of the sha256 of `source`: which code ran (None without source)."""
+        if self._version is None:  # "" once read: no source to hash
+            source = self.source
+            self._version = hashlib.sha256(source.encode("utf-8")).hexdigest()[:12] if source is not None else ""
+        return self._version or None
 
     @property
     def description(self) -> str:
@@ -115,8 +126,11 @@ class Tool:
         return {param: getattr(validated, fname) for param, fname in self.spec.field_names.items()}
 
     def call(self, arguments: dict[str, Any] | str | None = None) -> Any:
-        """Validate the model's arguments (dict or JSON string) and call the function."""
-        return self.function(**self.validate(arguments))
+        """Validate the model's arguments (dict or JSON string) and call the function.
+
+        An `async def` tool is awaited and a generator drained into a list, so the caller gets values.
+        """
+        return complete(self.function(**self.validate(arguments)))
 
     def _param_list(self) -> str:
         return ", ".join(self.spec.field_names) or "(none)"

@@ -11,6 +11,7 @@ from typing import Any, Callable, Protocol
 from ..errors import ConfigError, ToolDefinitionError, ToolNotFoundError
 from ..models import ToolState
 from .files import atomic_write_text, keep_aside
+from .invocation import Invoker, ToolOutcome
 from .naming import check_name
 from .tool import Tool
 from .tool_files import load_tool_file, render_tool_file, tool_function_name
@@ -51,6 +52,8 @@ class ToolRegistry:
         self._author: Author | None = None
         self._tools: dict[str, Tool] = {}
         self._listeners: list[Listener] = []
+        self.invoker = Invoker(self)
+        """Runs every tool call (`invoke`); the Workspace gives it the log, redaction and settings."""
         self.broken: dict[str, str] = {}
         """Files the last `load` could not read, by tool name, with the reason; kept aside when saved over."""
 
@@ -64,6 +67,7 @@ class ToolRegistry:
         source: str | None = None,
         active: bool | None = None,
         postprocess: bool | None = None,
+        approval: bool | None = None,
     ) -> Tool:
         """Make `fn` a tool (replacing one of the same name) and return it."""
         if isinstance(fn, Tool):
@@ -71,7 +75,8 @@ class ToolRegistry:
         name = check_name(name or getattr(fn, "__name__", None))
         tool = Tool.from_function(fn, name, description=description, source=source)
         self._tools[name] = tool
-        changes = {k: v for k, v in (("active", active), ("postprocess", postprocess)) if v is not None}
+        given = (("active", active), ("postprocess", postprocess), ("approval", approval))
+        changes = {k: v for k, v in given if v is not None}
         if changes and any(getattr(self.manager.state(name), k) != v for k, v in changes.items()):
             self.manager.update(name, **changes)
         self._emit("registered", name)
@@ -164,7 +169,28 @@ class ToolRegistry:
             self._author = self._author_factory()
         return self._author
 
+    # running
+    def invoke(self, name: str, arguments: Any = None, *, caller: str = "python", **options: Any) -> ToolOutcome:
+        """Run a tool the way every caller does: validate, approve, run bounded, encode, redact, log.
+
+        Returns a `ToolOutcome`; a bad argument, a refused or failing call is an outcome, never an exception.
+        Options: user, conversation_id, call_id, timeout, approve, log_kind, meta, log, tool, only_active.
+        """
+        return self.invoker.invoke(name, arguments, caller=caller, **options)
+
+    def log_outcome(self, outcome: ToolOutcome, **options: Any) -> int | None:
+        """Write an outcome produced elsewhere (a batch worker) to this workspace's log."""
+        return self.invoker.log_outcome(outcome, **options)
+
     # runtime state
+    def require_approval(self, name: str, on: bool = True) -> None:
+        """Make each call of the tool wait for the person's approval (or stop requiring it)."""
+        self._set(name, approval=bool(on))
+
+    def needs_approval(self, name: str) -> bool:
+        self.get(name)
+        return self.manager.state(name).approval
+
     def enable(self, name: str) -> None:
         self._set(name, active=True)
 

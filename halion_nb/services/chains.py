@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from ..core.invocation import os_user
 from ..core.naming import check_name
 from ..core.tool import Tool
 from ..core.tool_schema import drop_forced_nulls
@@ -56,6 +57,15 @@ class ChainRunError(HalionError):
         """The run without its redact function (a workspace's, not data); the message is redacted already."""
         steps = [dataclasses.replace(s, redact=None) for s in self.run.steps]
         return {**self.__dict__, "run": dataclasses.replace(self.run, steps=steps, redact=None)}
+
+
+@dataclass(frozen=True)
+class _Who:
+    """Who runs a chain: recorded in the chain's and each step's log row."""
+
+    caller: str = "chain"
+    user: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 class _RefError(Exception):
@@ -100,6 +110,7 @@ class ChainRun:
     log_id: int | None = None
     redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
     """Hides secret values in displays and in ChainRunError's message (the workspace's `env.redact`)."""
+    who: _Who = field(default_factory=lambda: _Who(), repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -258,8 +269,13 @@ class Chains:
         are checked against its declared inputs. A failing step does not raise: the run keeps
         what was done, the error, and which step failed (`run.ok`, `run.error`, `run.steps`).
         """
+        return self.run_with(chain, inputs)
+
+    def run_with(self, chain: Toolchain | str, inputs: Mapping[str, Any] | None = None, *, caller: str = "chain",
+                 user: str | None = None, meta: Mapping[str, Any] | None = None) -> ChainRun:
+        """`run` with the inputs as a dict, saying who runs it: `caller` and `user` go into every log row."""
         chain = self.check(chain)
-        return self._execute(chain, self._inputs(chain, inputs))
+        return self._execute(chain, self._inputs(chain, dict(inputs or {})), _Who(caller, user, dict(meta or {})))
 
     def _inputs(self, chain: Toolchain, inputs: dict[str, Any]) -> dict[str, Any]:
         declared = {item.name: item for item in chain.inputs}
@@ -279,10 +295,10 @@ class Chains:
             )
         return values
 
-    def _execute(self, chain: Toolchain, inputs: dict[str, Any]) -> ChainRun:
+    def _execute(self, chain: Toolchain, inputs: dict[str, Any], who: _Who) -> ChainRun:
         redact = self.ws.env.redact
         run = ChainRun(chain=chain, inputs=inputs, steps=[StepResult(s.id, s.tool, redact=redact) for s in chain.steps],
-                       redact=redact)
+                       redact=redact, who=who)
         run.started = datetime.now(UTC)
         start = time.perf_counter()
         outputs: dict[str, Any] = {}
@@ -294,7 +310,7 @@ class Chains:
                 if run.error is not None:
                     result.status = "skipped"
                     continue
-                _run_step(step, result, tools[step.tool], inputs, outputs)
+                self._run_step(run, step, result, tools[step.tool], outputs)
                 self._finished(run, step, result, outputs)
         if run.error is None:
             target = chain.output or Ref(f"steps.{chain.steps[-1].id}.output")
@@ -305,9 +321,9 @@ class Chains:
         run.duration_ms = (time.perf_counter() - start) * 1000
         run.log_id = self._record(
             "chain", name=chain.name, arguments=inputs, result=run.output, error=run.error,
-            duration_ms=run.duration_ms,
+            duration_ms=run.duration_ms, caller=who.caller, user=who.user or os_user(),
             meta={"run": run.run_id, "steps": len(chain.steps), "parallel": chain.parallel,
-                  "failed_step": run.failed_step},
+                  "failed_step": run.failed_step, **who.meta},
         )
         return run
 
@@ -323,7 +339,7 @@ class Chains:
                     for pair in [p for p in waiting if needs[p[0].id] <= outputs.keys()]:
                         waiting.remove(pair)
                         step, result = pair
-                        future = pool.submit(_run_step, step, result, tools[step.tool], run.inputs, outputs)
+                        future = pool.submit(self._run_step, run, step, result, tools[step.tool], outputs)
                         running[future] = pair
                 if not running:
                     break
@@ -334,11 +350,35 @@ class Chains:
         for _, result in waiting:
             result.status = "skipped"
 
+    def _run_step(self, run: ChainRun, step: ToolchainStep, result: StepResult, tool: Tool,
+                  outputs: dict[str, Any]) -> None:
+        """Resolve the step's arguments and run its tool through the invocation path (one log row); never raises."""
+        result.started = datetime.now(UTC)
+        start = time.perf_counter()
+        try:
+            arguments = {
+                name: _resolve(value, run.inputs, outputs) if isinstance(value, Ref)
+                else value if isinstance(value, _SCALARS) else copy.deepcopy(value)
+                for name, value in step.arguments.items()
+            }
+        except _RefError as exc:
+            result.status, result.error = "error", str(exc)
+        else:
+            result.arguments = arguments
+            who = run.who
+            outcome = self.ws.tools.invoke(
+                step.tool, arguments, caller=who.caller, user=who.user, tool=tool, log_kind="step",
+                meta={"chain": run.chain.name, "step": step.id, "run": run.run_id, **who.meta})
+            if outcome.ok:
+                result.status, result.result = "ok", outcome.value
+            elif outcome.error_kind == "arguments":
+                result.status, result.error = "error", "invalid arguments: " + "; ".join(outcome.problems)
+            else:
+                result.status, result.error = "error", outcome.error
+        result.duration_ms = (time.perf_counter() - start) * 1000
+        result.ended = datetime.now(UTC)
+
     def _finished(self, run: ChainRun, step: ToolchainStep, result: StepResult, outputs: dict[str, Any]) -> None:
-        self._record(
-            "step", name=step.tool, arguments=result.arguments, result=result.result, error=result.error,
-            duration_ms=result.duration_ms, meta={"chain": run.chain.name, "step": step.id, "run": run.run_id},
-        )
         if result.status == "ok":
             outputs[step.id] = result.result
         elif run.error is None:
@@ -532,28 +572,6 @@ def _step_into(value: Any, key: str, walked: str, ref: Ref) -> Any:
         except AttributeError:
             pass
     raise _RefError(f"reference '{ref}': {walked} is {type(value).__name__}, which has no field '{key}'")
-
-
-def _run_step(step: ToolchainStep, result: StepResult, tool: Tool, inputs: dict[str, Any],
-              outputs: dict[str, Any]) -> None:
-    """Resolve the step's arguments, call its tool and fill `result`; never raises."""
-    result.started = datetime.now(UTC)
-    start = time.perf_counter()
-    try:
-        arguments = {
-            name: _resolve(value, inputs, outputs) if isinstance(value, Ref)
-            else value if isinstance(value, _SCALARS) else copy.deepcopy(value)
-            for name, value in step.arguments.items()
-        }
-        result.arguments = arguments
-        result.result = tool.call(arguments)
-        result.status = "ok"
-    except ToolArgumentError as exc:
-        result.status, result.error = "error", "invalid arguments: " + "; ".join(exc.problems or [str(exc)])
-    except (Exception, SystemExit) as exc:  # a failing tool is a step error, never a crash
-        result.status, result.error = "error", str(exc) if isinstance(exc, _RefError) else f"{type(exc).__name__}: {exc}"
-    result.duration_ms = (time.perf_counter() - start) * 1000
-    result.ended = datetime.now(UTC)
 
 
 def _returns(tool: Tool) -> Any:

@@ -1,35 +1,31 @@
 """The function-calling loop: send the conversation, run the tools the model calls, repeat.
 
-Several tool calls of one answer run at once in a thread pool (no asyncio, so it works
-inside Jupyter's running loop). A bad argument, an unknown tool, a tool that raises or
-times out becomes a tool message the model can read and correct. A failed request
+Each tool call goes through the one invocation path, `ws.tools.invoke` (several calls of one
+answer at once, on threads: no asyncio here, so it works inside Jupyter's running loop). A bad
+argument, an unknown tool, a tool that raises or times out becomes a tool message the model
+can read and correct. A failed request
 leaves the history as it was before that round, so `Conversation.retry()` just works.
 """
 from __future__ import annotations
 
 import json
-import logging
 import threading
-import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from ..errors import HalionError, ToolArgumentError
+from ..core.invocation import ToolOutcome
+from ..errors import HalionError
 from . import llm
 
 if TYPE_CHECKING:
     from ..core.tool import Tool
     from ..workspace import Workspace
 
-log = logging.getLogger(__name__)
 POOL_SIZE = 32
-"""Worker threads shared by tool calls; a round with more calls gets a pool of its own."""
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+"""Most tool calls of one answer that run at once."""
 
 
 @dataclass
@@ -47,6 +43,8 @@ class ToolCallRecord:
     """True when the tool's result went to the person directly (postprocess=False)."""
     redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
     """Set by the ChatResult that holds the record: its repr hides secret values."""
+    outcome: ToolOutcome | None = field(default=None, repr=False, compare=False)
+    """What the invocation path returned: the text the model read, the log row, the raw value."""
 
     def __repr__(self) -> str:
         from ..display.chat import tool_call_line
@@ -210,97 +208,29 @@ class Conversation:
         return f"<Conversation {self.id[:8]} · {len(self.messages)} messages>"
 
 
-def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[str, str]],
+def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[str, Any]],
                    conversation_id: str | None = None) -> list[ToolCallRecord]:
-    """Run the model's tool calls at once, each bounded by ws.tool_timeout; records in call order."""
-    timeout = float(ws.tool_timeout)
-    own = len(calls) > POOL_SIZE
-    pool = ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="halion-tool") if own else _shared_pool()
-    started = time.perf_counter()
-    futures: list[Future[ToolCallRecord]] = []
-    for c in calls:
-        try:
-            futures.append(pool.submit(_run_one, ws, tools, c))
-        except RuntimeError:  # another turn retired the shared pool just now
-            pool = _shared_pool()
-            futures.append(pool.submit(_run_one, ws, tools, c))
-    records, abandoned = [], False
-    for c, future in zip(calls, futures):
-        try:
-            record = future.result(timeout=max(0.0, started + timeout - time.perf_counter()))
-        except FutureTimeout:  # the thread is abandoned; it ends on its own, or never
-            abandoned = True
-            record = ToolCallRecord(
-                id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"]),
-                error=(f"Tool '{c['name']}' timed out after {timeout:g} s and was abandoned. "
-                       "Try smaller inputs or another approach."),
-                duration_ms=(time.perf_counter() - started) * 1000,
-            )
-        records.append(record)
-    if own or abandoned:
-        _retire(pool)
-    for record in records:
-        _log_tool(ws, record, conversation_id)
-    return records
+    """Run the model's tool calls through `ws.tools.invoke`, several at once; records in call order.
 
+    Each call is bounded by ws.tool_timeout inside the invocation path, so these pool threads never hang.
+    """
+    def one(c: dict[str, Any]) -> ToolCallRecord:
+        outcome = ws.tools.invoke(c["name"], c["arguments"], caller="chat", conversation_id=conversation_id,
+                                  call_id=c["id"], tool=tools.get(c["name"]), only_active=True)
+        return ToolCallRecord(id=c["id"], name=c["name"], arguments=outcome.arguments, result=outcome.result,
+                              error=outcome.error, duration_ms=outcome.duration_ms, to_person=outcome.to_person,
+                              outcome=outcome)
 
-def _shared_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="halion-tool")
-        return _pool
-
-
-def _retire(pool: ThreadPoolExecutor) -> None:
-    """Let `pool` go (its stuck threads must not hold up later calls); the next round gets a fresh one."""
-    global _pool
-    with _pool_lock:
-        if _pool is pool:
-            _pool = None
-    pool.shutdown(wait=False)
-
-
-def _run_one(ws: "Workspace", tools: dict[str, "Tool"], c: dict[str, str]) -> ToolCallRecord:
-    record = ToolCallRecord(id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"]))
-    started = time.perf_counter()
-    tool = tools.get(c["name"])
-    if tool is None:
-        known = ", ".join(tools) or "none"
-        record.error = f"Unknown tool '{c['name']}'. Available tools: {known}."
-        return record
-    try:
-        record.result = tool.call(c["arguments"])
-        record.to_person = not ws.tools.postprocess(tool.name) if tool.name in ws.tools else False
-    except ToolArgumentError as exc:
-        record.error = str(exc)
-    except (Exception, SystemExit) as exc:  # a tool calling sys.exit must not end the turn
-        record.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        record.duration_ms = (time.perf_counter() - started) * 1000
-    return record
-
-
-def _parse_arguments(raw: str) -> Any:
-    try:
-        return json.loads(raw) if raw else {}
-    except (ValueError, RecursionError):  # kept as sent; Tool.call says what is wrong with it
-        return raw
+    if len(calls) == 1:
+        return [one(calls[0])]
+    with ThreadPoolExecutor(max_workers=min(len(calls), POOL_SIZE), thread_name_prefix="halion-chat") as pool:
+        return list(pool.map(one, calls))
 
 
 def _tool_message(r: ToolCallRecord) -> dict[str, Any]:
-    content = f"Error: {r.error}" if r.error is not None else llm.dumps_result(r.result)
+    content = r.outcome.content if r.outcome is not None else f"Error: {r.error}"
     return {"role": "tool", "tool_call_id": r.id, "content": content}
 
 
 def _person_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2, default=str)
-
-
-def _log_tool(ws: "Workspace", r: ToolCallRecord, conversation_id: str | None) -> None:
-    try:
-        ws.log.record("tool", name=r.name, conversation_id=conversation_id, arguments=r.arguments,
-                      result=r.result if r.error is None else None, error=r.error, duration_ms=r.duration_ms,
-                      meta={"call_id": r.id, "to_person": r.to_person})
-    except Exception:  # a broken log never breaks the chat
-        log.warning("could not write the tool call to the log", exc_info=True)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import json
-import time
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from ..errors import HalionError, ToolArgumentError
+from ..errors import HalionError
 from ._controller import Controller
 from ._form import FormField, collect, fields_of
-from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, pre, show
+from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, icon, message, pre, show, wrap_row
 
 if TYPE_CHECKING:
+    from ..core.invocation import ToolOutcome
     from ..workspace import Workspace
 
 TEMPLATE = '''def my_tool(text: str, times: int = 1) -> str:
@@ -34,14 +34,15 @@ class ToolRow(W.HBox):
     def __init__(self, name: str) -> None:
         self.tool_name = name
         self.select = button(name, "halion-tools-select", tooltip=f"Show {name}")
-        self.select.layout = W.Layout(width="auto", min_width="fit-content", flex="0 0 auto")
-        self.active = css(W.Checkbox(description="active", indent=False, layout=W.Layout(width="80px")),
-                          "halion-tools-active")
+        self.active = css(W.Checkbox(description="active", indent=False,
+                                     layout=W.Layout(width="auto", flex="0 0 auto")), "halion-tools-active")
         self.postprocess = css(W.Checkbox(description="result → model", indent=False,
-                                          layout=W.Layout(width="130px")), "halion-tools-postprocess")
+                                          layout=W.Layout(width="auto", flex="0 0 auto")), "halion-tools-postprocess")
         self.postprocess.tooltip = "On: the result goes back to the model. Off: it goes straight to you."
-        self.summary = html(cls="halion-tools-summary")
-        super().__init__([self.select, self.active, self.postprocess, self.summary])
+        # the description takes what is left and goes to a line of its own when that is too little
+        self.summary = css(W.HTML(layout=W.Layout(flex="1 1 160px", min_width="0")), "halion-tools-summary")
+        super().__init__([self.select, self.active, self.postprocess, self.summary],
+                         layout=W.Layout(align_items="center", flex_flow="row wrap", padding="2px 0"))
         css(self, "halion-tool-row", f"halion-tool-row-{name}")
 
     def show_state(self, active: bool, postprocess: bool, description: str) -> None:
@@ -72,7 +73,7 @@ class ToolsView(PanelView):
         self.draft_status = html(cls="halion-tools-draft-status")
         self.draft_box = css(W.VBox([html('<div class="halion-section-title">Draft a tool with the model</div>'),
                                      self.draft_description,
-                                     W.HBox([self.draft_go, self.draft_cancel, self.draft_status])]),
+                                     wrap_row([self.draft_go, self.draft_cancel, self.draft_status])]),
                              "halion-tools-draft-box")
         show(self.draft_box, False)
 
@@ -89,6 +90,7 @@ class ToolsView(PanelView):
         self.form_box = css(W.VBox(), "halion-tools-form")
         self.form_widgets: dict[str, W.Widget] = {}
         self.run_button = button("Run", "halion-tools-run", icon="play", style="success", tooltip="Call the tool")
+        self.run_button.layout.align_self = "flex-start"
         self.run_result = html(cls="halion-tools-result")
         self.test_box = W.VBox([html('<div class="halion-section-title">Test run</div>'), self.form_box,
                                 self.run_button, self.run_result])
@@ -96,14 +98,15 @@ class ToolsView(PanelView):
         self.confirm = ConfirmBar()
         self.detail = css(W.VBox([
             self.title, self.review, self.source,
-            W.HBox([self.save_button, self.revert_button, self.source_status]), self.source_error,
-            self.schema, self.test_box, W.HBox([self.delete_button]), self.confirm,
-        ], layout=W.Layout(flex="1 1 60%", padding="0 0 0 12px")), "halion-tools-detail")
+            wrap_row([self.save_button, self.revert_button, self.source_status]), self.source_error,
+            self.schema, self.test_box, wrap_row([self.delete_button]), self.confirm,
+        ], layout=W.Layout(flex="2 1 380px", min_width="0", padding="0 0 0 12px")), "halion-tools-detail")
         show(self.detail, False)
 
-        toolbar = W.HBox([html(heading("wrench", "Tools")), self.new_button, self.draft_button, self.reload_button],
-                         layout=W.Layout(align_items="center"))
-        columns = W.HBox([W.VBox([self.rows_box, self.empty], layout=W.Layout(flex="0 1 40%")), self.detail])
+        toolbar = wrap_row([html(heading("wrench", "Tools")), self.new_button, self.draft_button, self.reload_button])
+        # side by side when there is room, the detail under the list when the panel is narrow
+        tool_list = W.VBox([self.rows_box, self.empty], layout=W.Layout(flex="1 1 320px", min_width="0"))
+        columns = W.HBox([tool_list, self.detail], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
         super().__init__([toolbar, self.banner, self.draft_box, columns])
 
     # the tool list
@@ -130,7 +133,7 @@ class ToolsView(PanelView):
                   source: str, needs_env: list[str]) -> None:
         strict = "strict" if strict_reason is None else f"not strict: {strict_reason}"
         env = (f'<div class="halion-muted">reads env: {escape(", ".join(needs_env))}</div>' if needs_env else "")
-        self.title.value = (f"<h3 style='margin:4px 0'><i class='fa fa-wrench'></i> {escape(name)}</h3>"
+        self.title.value = (f"<h3 style='margin:4px 0'>{icon('wrench')} {escape(name)}</h3>"
                             f"<div>{escape(description) or '<i>no description</i>'}</div>"
                             f'<div class="halion-muted">{escape(strict)}</div>{env}')
         self.source.value = source
@@ -313,30 +316,30 @@ class ToolsController(Controller):
                 "<div class='halion-err'><b>Cannot read the form:</b><ul>"
                 + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul></div>")
             return
-        tool = self.ws.tools.get(self.selected)
+        name = self.selected
         self.view.run_button.disabled = True
-        self.view.run_result.value = message(f"Running {tool.name}…")
-        started = time.perf_counter()
+        self.view.run_result.value = message(f"Running {name}…")
 
-        def done(result: Any) -> None:
-            ms = (time.perf_counter() - started) * 1000
-            shown = self.ws.env.redact(result if isinstance(result, str) else _json(result))
-            self.view.run_result.value = message(f"✓ {tool.name} returned in {ms:.0f} ms", "ok") + pre(shown)
-
-        def failed(exc: BaseException) -> None:
-            redact = self.ws.env.redact
-            if isinstance(exc, ToolArgumentError):
-                problems = exc.problems or [str(exc)]
-                items = "".join(f"<li>{escape(redact(p))}</li>" for p in problems)
+        def done(outcome: ToolOutcome) -> None:
+            if outcome.ok:
+                self.view.run_result.value = (message(f"✓ {name} returned in {outcome.duration_ms:.0f} ms", "ok")
+                                              + pre(outcome.content))
+            elif outcome.error_kind == "arguments":
+                items = "".join(f"<li>{escape(p)}</li>" for p in outcome.problems or (outcome.error or "",))
                 self.view.run_result.value = f"<div class='halion-err'><b>Invalid arguments</b><ul>{items}</ul></div>"
             else:
-                self.view.run_result.value = (f"<div class='halion-err'><b>{escape(tool.name)} raised "
-                                              f"{escape(type(exc).__name__)}</b>{pre(redact(str(exc)))}</div>")
+                what = f"raised {outcome.exception}" if outcome.exception else "failed"
+                self.view.run_result.value = (f"<div class='halion-err'><b>{escape(name)} {escape(what)}</b>"
+                                              f"{pre(outcome.error or '')}</div>")
+
+        def failed(exc: BaseException) -> None:
+            self.view.run_result.value = f"<div class='halion-err'>{pre(self.ws.env.redact(str(exc)))}</div>"
 
         def finish() -> None:
             self.view.run_button.disabled = False
 
-        self.worker.start(lambda: tool.call(args), on_done=done, on_error=failed, on_finally=finish)
+        self.worker.start(lambda: self.ws.tools.invoke(name, args, caller="panel"), on_done=done, on_error=failed,
+                          on_finally=finish)
 
     def ask_delete(self) -> None:
         name = self.selected
