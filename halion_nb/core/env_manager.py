@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,26 +16,14 @@ from typing import Any
 from dotenv.parser import parse_stream
 
 from halion_nb.core.env_detection import env_vars_in_source
-from halion_nb.core.files import atomic_write_text
+from halion_nb.core.files import atomic_write_text, file_lock
+from halion_nb.core.redaction import Redactor, StreamRedactor, can_be_secret
 from halion_nb.errors import ConfigError, StateFileError, ToolNotFoundError
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SECRET_PARTS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS")
-_MIN_SECRET = 4
-_JSON_WORDS = {"true", "false", "null"}
-
-
-def _can_be_secret(value: str) -> bool:
-    """Values worth hiding: long enough, and not a JSON word, which redacting would turn
-    into invalid JSON in the log and recordings (and which hides nothing)."""
-    return len(value) >= _MIN_SECRET and value.lower() not in _JSON_WORDS
-    try:
-        float(value)
-    except ValueError:
-        return True
-    return False
 _HEADER = "# halion_nb secrets: written by ws.env.set(); keep this file out of version control.\n"
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\a": "\\a", "\b": "\\b",
             "\f": "\\f", "\v": "\\v"}
@@ -62,7 +50,7 @@ class EnvManager:
         self._sources = sources
         self._lock = threading.RLock()
         self._cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
-        self._pattern: tuple[tuple[str, ...], tuple[str, ...], re.Pattern[str] | None] = ((), (), None)
+        self._redactor: tuple[tuple[str, ...], Redactor] = ((), Redactor(()))
         self._secrets: tuple[dict[str, str], Any, list[str]] | None = None
 
     # -- the file ------------------------------------------------------------
@@ -138,8 +126,11 @@ class EnvManager:
             raise ConfigError(f"the value for {name} must be a str, not {type(value).__name__}")
         if "\0" in value:
             raise ConfigError(f"the value for {name} contains a NUL character, which no environment allows")
-        with self._lock:
-            values = dict(self._read())
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"the value for {name} is not valid text (it holds a lone surrogate character)") from None
+        with self._changing() as values:
             values[name] = value
             self._write(values)
             os.environ[name] = value
@@ -147,14 +138,20 @@ class EnvManager:
     def unset(self, name: str) -> None:
         """Remove `name` from the file, and from `os.environ` if it holds the file's value."""
         _check_name(name)
-        with self._lock:
-            values = dict(self._read())
+        with self._changing() as values:
             if name not in values:
                 return
             old = values.pop(name)
             self._write(values)
             if os.environ.get(name) == old:
                 del os.environ[name]
+
+    @contextmanager
+    def _changing(self) -> Iterator[dict[str, str]]:
+        """The file's values, read again under the file lock: two processes never lose each other's change."""
+        with self._lock, file_lock(self.env_file):
+            self._cache = None
+            yield dict(self._read())
 
     def names(self) -> list[str]:
         """Names stored in the file, sorted."""
@@ -198,43 +195,29 @@ class EnvManager:
             return list(cached[2])
         found = set(values.values())
         found.update(v for k, v in os.environ.items() if looks_secret(k))
-        result = sorted((v for v in found if _can_be_secret(v)), key=lambda v: (-len(v), v))
+        result = sorted((v for v in found if can_be_secret(v)), key=lambda v: (-len(v), v))
         self._secrets = (values, dict(env) if env is not None else None, result)
         return list(result)
 
+    def redactor(self) -> Redactor:
+        """The matcher for the current secrets (rebuilt when they change)."""
+        secrets = tuple(self.secrets())
+        cached = self._redactor
+        if cached[0] != secrets:
+            cached = (secrets, Redactor(secrets))
+            self._redactor = cached
+        return cached[1]
+
     def redact(self, text: Any) -> str:
-        """`text` (or `str(text)`) with every secret value, and its escaped forms, replaced by ***."""
+        """`text` (or `str(text)`) with every secret value, in any form a sink writes it
+        (JSON- or URL-escaped, repr, HTML, base64...), replaced by ***."""
         if not isinstance(text, str):
             text = str(text)
-        secrets = self.secrets()
-        if not secrets or not text:
-            return text
-        forms, pattern = self._compiled(tuple(secrets))
-        if pattern is None or pattern.search(text) is None:
-            return text
-        spans = sorted(  # every occurrence of every form, so overlapping secrets all vanish
-            (i, i + len(f)) for f in forms for i in _find_all(text, f)
-        )
-        out, pos, cur_start, cur_end = [], 0, spans[0][0], spans[0][1]
-        for a, b in spans[1:] + [(len(text) + 1, len(text) + 1)]:
-            if a <= cur_end:
-                cur_end = max(cur_end, b)
-                continue
-            out += [text[pos:cur_start], "***"]
-            pos, cur_start, cur_end = cur_end, a, b
-        out.append(text[pos:])
-        return "".join(out)
+        return self.redactor().redact(text) if text else text
 
-    def _compiled(self, secrets: tuple[str, ...]) -> tuple[tuple[str, ...], re.Pattern[str] | None]:
-        """The secrets plus their JSON- and repr-escaped forms, and one regex finding any of them."""
-        if self._pattern[0] != secrets:
-            found: set[str] = set()
-            for s in secrets:
-                found.update({s, json.dumps(s)[1:-1], repr(s)[1:-1]})
-            forms = tuple(sorted((f for f in found if len(f) >= _MIN_SECRET), key=len, reverse=True))
-            regex = re.compile("|".join(map(re.escape, forms))) if forms else None
-            self._pattern = (secrets, forms, regex)
-        return self._pattern[1], self._pattern[2]
+    def stream_redactor(self) -> StreamRedactor:
+        """A redactor for text that arrives in pieces: `feed(chunk)` -> safe text, `flush()` -> the rest."""
+        return StreamRedactor(self.redactor())
 
     # -- display -------------------------------------------------------------
     def _shown(self) -> dict[str, bool]:
@@ -306,10 +289,3 @@ def _render(values: dict[str, str]) -> str:
 def _parse_text(text: str) -> dict[str, str]:
     return {b.key: b.value for b in parse_stream(io.StringIO(text)) if b.key is not None and b.value is not None}
 
-
-def _find_all(text: str, needle: str) -> Iterable[int]:
-    """Start of every occurrence of `needle`, overlapping ones included."""
-    i = text.find(needle)
-    while i != -1:
-        yield i
-        i = text.find(needle, i + 1)

@@ -5,7 +5,6 @@ never lose each other's updates. A file that cannot be read is kept aside, never
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import threading
@@ -16,7 +15,7 @@ from typing import Iterator
 from pydantic import TypeAdapter, ValidationError
 
 from ..models import ToolState
-from .files import atomic_write_json, keep_aside
+from .files import atomic_write_json, file_lock, keep_aside
 
 log = logging.getLogger(__name__)
 _STATES = TypeAdapter(dict[str, ToolState])
@@ -61,7 +60,8 @@ class ToolManager:
             aside = keep_aside(self.path)
             log.warning("Kept the unreadable %s as %s and wrote a fresh one.", self.path.name, aside.name)
             self.problem = None
-        data = {n: s.model_dump() for n, s in sorted(self._states.items())}
+        data = {n: s.model_dump(exclude={"approval"} if not s.approval else None)  # the file stays as it was
+                for n, s in sorted(self._states.items())}
         atomic_write_json(self.path, data)
         self._stamp = self._file_stamp()
 
@@ -97,10 +97,5 @@ class ToolManager:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._mutex, open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with self._mutex, file_lock(self.path):
+            yield

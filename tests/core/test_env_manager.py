@@ -4,10 +4,16 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
 from dotenv import dotenv_values
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from halion_nb.core.env_manager import EnvManager
 from halion_nb.errors import ConfigError, StateFileError, ToolNotFoundError
@@ -87,7 +93,7 @@ def test_set_leaves_no_temp_file_and_keeps_the_old_file_on_failure(
     m = EnvManager(env_file)
     m.set("MY_API_KEY", SECRET)
     m.set("OTHER_TOKEN", "tok-1234")
-    assert sorted(p.name for p in env_file.parent.iterdir()) == [".env"]
+    assert sorted(p.name for p in env_file.parent.iterdir()) == [".env", ".env.lock"]
 
     def boom(*a: object, **k: object) -> None:
         raise OSError("disk full")
@@ -97,7 +103,7 @@ def test_set_leaves_no_temp_file_and_keeps_the_old_file_on_failure(
     with pytest.raises(OSError):
         m.set("PLAIN", "never-written")
     assert env_file.read_text() == before
-    assert sorted(p.name for p in env_file.parent.iterdir()) == [".env"]
+    assert sorted(p.name for p in env_file.parent.iterdir()) == [".env", ".env.lock"]
 
 
 def test_unset_and_names(env_file: Path) -> None:
@@ -171,11 +177,11 @@ def test_redact_hides_values_and_their_escaped_forms(env_file: Path) -> None:
 
 def test_redact_overlapping_secrets_leaves_no_piece(env_file: Path) -> None:
     m = EnvManager(env_file)
-    m.set("MY_API_KEY", "abcdef")
-    m.set("OTHER_TOKEN", "defghi")
-    m.set("PLAIN", "cdefgh")
-    m.set("UNUSED", "abcdefghijkl")
-    assert m.redact("<abcdefghi> <defghi> <xabcdefghijklx>") == "<***> <***> <x***x>"
+    m.set("MY_API_KEY", "abcdef-1234567890")
+    m.set("OTHER_TOKEN", "1234567890-ghijkl")
+    m.set("PLAIN", "f-1234567890-g")
+    m.set("UNUSED", "sk-abcdefghijklmnop")
+    assert m.redact("<abcdef-1234567890-ghijkl> <xsk-abcdefghijklmnopx>") == "<***> <x***x>"
 
 
 def test_garbled_file_raises_without_values(env_file: Path) -> None:
@@ -209,16 +215,90 @@ def test_file_edited_by_hand_is_reread(env_file: Path, monkeypatch: pytest.Monke
     assert "tok-abc" in m.secrets()
 
 
-def test_values_dotenv_cannot_hold_together_are_refused_cleanly(env_file: Path) -> None:
+VALUES = st.text(st.sampled_from(list("ab \t\n\r\\\"'#=${}\u00e9\u2713")) | st.characters(), max_size=12)
+"""Values made of what dotenv parsers treat specially: quotes, backslashes, #, =, ${}, line ends, spaces."""
+
+READ_BACK = textwrap.dedent("""
+    import json, sys
+    from halion_nb.core.env_manager import EnvManager
+    print(json.dumps([EnvManager(path)._read() for path in json.loads(sys.argv[1])]))
+""")
+
+
+def test_a_value_is_stored_and_read_back_exactly_or_refused_cleanly(tmp_path: Path) -> None:
+    """The contract, whatever the installed python-dotenv's parser does: after each `set`, the value
+    reads back identically (this EnvManager, a fresh one, a new process, os.environ), or the set is
+    refused with a ConfigError that leaves the file, the environment and the other values as they were."""
+    stored: list[tuple[str, dict[str, str]]] = []
+    refused = []
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(VALUES, min_size=1, max_size=4))
+    def check(values: list[str]) -> None:
+        path = Path(tempfile.mkdtemp(dir=tmp_path)) / ".halion" / ".env"
+        m, expected = EnvManager(path), {}
+        names = [f"HALION_PROP_V{i}" for i in range(len(values))]
+        try:
+            for name, value in zip(names, values):
+                before = path.read_text() if path.exists() else None
+                try:
+                    m.set(name, value)
+                except ConfigError as exc:
+                    refused.append(value)
+                    assert path.read_text() if path.exists() else None == before
+                    assert name not in os.environ
+                    assert len(value) < 4 or value not in str(exc)
+                    continue
+                expected[name] = value
+                assert os.environ[name] == value
+                assert EnvManager(path)._read() == expected == m._read()
+        finally:
+            for name in names:
+                os.environ.pop(name, None)
+        if expected:
+            stored.append((str(path), expected))
+
+    check()
+    assert stored, "some values were stored"
+    assert all("\0" in v for v in refused) or len(refused) < len(stored), "refusing is the exception"
+    read = subprocess.run([sys.executable, "-c", READ_BACK, json.dumps([p for p, _ in stored])],
+                          capture_output=True, text=True, check=True)
+    assert json.loads(read.stdout) == [values for _, values in stored]
+
+
+def test_nul_is_refused_without_touching_the_file(env_file: Path) -> None:
     m = EnvManager(env_file)
-    m.set("V0", " lead\\")  # ends in a backslash, must be quoted: written last, still round-trips
-    m.set("V1", 'after "q"')
-    assert dotenv_values(env_file) == {"V0": " lead\\", "V1": 'after "q"'}
+    m.set("PLAIN", "kept")
     before = env_file.read_text()
-    with pytest.raises(ConfigError) as e:
-        m.set("V2", 'second\n"one"\\')
-    assert "second" not in str(e.value) and env_file.read_text() == before
-    assert "V2" not in os.environ
+    with pytest.raises(ConfigError, match="NUL"):
+        m.set("OTHER_TOKEN", "secret\0value")
+    assert env_file.read_text() == before and "OTHER_TOKEN" not in os.environ
+
+
+WRITER = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from halion_nb.core.env_manager import EnvManager
+    path, who, count, go = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+    while not go.exists():
+        time.sleep(0.001)
+    m = EnvManager(path)
+    for i in range(count):
+        m.set(f"{who}_KEY_{i}", f"value-{who}-{i}")
+""")
+
+
+def test_two_processes_setting_values_at_once_lose_none(env_file: Path) -> None:
+    EnvManager(env_file).set("PLAIN", "already-there")
+    go = env_file.parent / "go"
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(env_file), who, "60", str(go)])
+               for who in ("A", "B")]
+    go.touch()
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    values = EnvManager(env_file)._read()
+    expected = {f"{who}_KEY_{i}": f"value-{who}-{i}" for who in "AB" for i in range(60)}
+    assert {k: v for k, v in values.items() if k != "PLAIN"} == expected, f"{len(values) - 1} of 120 kept"
+    assert values["PLAIN"] == "already-there"
 
 
 def test_json_words_stored_as_values_are_not_redacted_out_of_json(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
