@@ -17,6 +17,7 @@ from .core.tool_manager import ToolManager
 from .core.tool_registry import ToolRegistry
 
 if TYPE_CHECKING:
+    from .mcp.client import McpServers
     from .services.chains import Chains
     from .services.authoring import ToolAuthor
     from .services.chat import ChatResult, Conversation
@@ -57,6 +58,8 @@ class Workspace:
         """Seconds the model service may take to answer one request."""
         self.max_retries = 2
         """Retries the `openai` SDK makes on connection errors, 408, 409, 429 and 5xx."""
+        if (self.state_dir / "mcp.json").exists():
+            self.mcp  # registers the MCP servers' tools from their last listing; no server starts yet
         self.approver: Approver | None = None
         """Asked before a tool that needs approval runs: `fn(request) -> bool | Decision`; None declines."""
 
@@ -104,6 +107,18 @@ class Workspace:
         from .services.chains import Chains
 
         return Chains(self)
+
+    @cached_property
+    def mcp(self) -> "McpServers":
+        """MCP servers whose tools join `ws.tools` (`.halion/mcp.json`), and serving tools out (extra `[mcp]`)."""
+        from .mcp.client import McpServers
+
+        return McpServers(self)
+
+    def close(self) -> None:
+        """Stop the MCP servers this workspace started (and its MCP serving); the files stay as they are."""
+        if "mcp" in self.__dict__:
+            self.mcp.close()
 
     @property
     def conversation(self) -> "Conversation":
