@@ -1,16 +1,19 @@
-"""Chains and chain runs as text, Markdown (a Mermaid flowchart and a table) and HTML: pure strings."""
+"""Chains and chain runs as text, Markdown (a Mermaid flowchart and a table) and HTML: pure strings.
+
+Chains are `halion_nb.models` data; runs and step results are duck-typed dataclasses (`chain`, `inputs`,
+`steps`, `output`, `error`, `duration_ms`, `redact`; a step: `id`, `tool`, `status`, `arguments`, `result`,
+`error`, `duration_ms`). Every value shown is redacted with the run's `redact` and bounded.
+"""
 from __future__ import annotations
 
 import dataclasses
 import json
 from collections.abc import Iterable
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..models import Ref, Toolchain
-
-if TYPE_CHECKING:
-    from ..services.chains import ChainRun, StepResult
+from .text import clip
 
 RESULT_CHARS = 80
 """Longest shown result or argument; longer ones are cut with an ellipsis."""
@@ -95,7 +98,7 @@ def chain_text(chain: Toolchain) -> str:
     return "\n".join(lines)
 
 
-def step_text(result: StepResult) -> str:
+def step_text(result: Any) -> str:
     result = _visible(result)
     line = f"{_ICONS[result.status]} {result.id} ({result.tool}) {result.status}"
     if result.duration_ms is not None:
@@ -107,7 +110,7 @@ def step_text(result: StepResult) -> str:
     return line
 
 
-def run_text(run: ChainRun) -> str:
+def run_text(run: Any) -> str:
     run = _visible(run)
     state = "ok" if run.ok else "failed"
     head = f"ChainRun {run.chain.name}: {state} in {_ms(run.duration_ms)}"
@@ -120,6 +123,11 @@ def chains_text(chains: list[Toolchain], broken: dict[str, str]) -> str:
     lines += [f"  {c.name}: {len(c.steps)} step(s)" + (f" — {c.description}" if c.description else "") for c in chains]
     lines += [f"  {name}: could not be loaded ({why})" for name, why in broken.items()]
     return "\n".join(lines)
+
+
+def service_text(chains: Any) -> str:
+    """`ws.chains` as text: each chain, and the files that could not be loaded."""
+    return chains_text(chains.all(), chains.registry.broken)
 
 
 # Mermaid
@@ -172,7 +180,7 @@ def chain_mermaid(chain: Toolchain, statuses: dict[str, str] | None = None,
     return "\n".join(lines)
 
 
-def _run_notes(run: ChainRun) -> tuple[dict[str, str], dict[str, str]]:
+def _run_notes(run: Any) -> tuple[dict[str, str], dict[str, str]]:
     statuses = {s.id: s.status for s in run.steps}
     notes = {s.id: f"{_ICONS[s.status]} {s.status}" + (f" · {_ms(s.duration_ms)}" if s.duration_ms is not None else "")
              for s in run.steps}
@@ -203,7 +211,7 @@ def chain_markdown(chain: Toolchain) -> str:
     return "\n\n".join(parts)
 
 
-def run_markdown(run: ChainRun) -> str:
+def run_markdown(run: Any) -> str:
     """The chain's flowchart coloured by step status, and each step's result or error."""
     run = _visible(run)
     statuses, notes = _run_notes(run)
@@ -214,7 +222,7 @@ def run_markdown(run: ChainRun) -> str:
              _cell(short(s.result)) if s.status == "ok" else _cell(short(s.error or "", 200)) if s.error else ""]
             for s in run.steps]
     parts.append(_table(["step", "tool", "status", "time", "result / error"], rows))
-    parts.append(f"**output:** {_cell(short(run.output))}" if run.ok else f"**error:** {_cell(run.error or '')}")
+    parts.append(f"**output:** {_cell(short(run.output))}" if run.ok else f"**error:** {_cell(clip(run.error or ''))}")
     return "\n\n".join(parts)
 
 
@@ -231,6 +239,12 @@ def chains_markdown(chains: list[Toolchain], problems: dict[str, list[str]], bro
     if not rows:
         return "*No chains yet: draft one with `%halion chain draft \"goal\"` or save a `Toolchain`.*"
     return _table(["chain", "description", "steps", "inputs", "flags", "state"], rows)
+
+
+def service_markdown(chains: Any) -> str:
+    """`ws.chains` as a table, each chain checked against the workspace's tools."""
+    found = chains.all()
+    return chains_markdown(found, {chain.name: chains.validate(chain) for chain in found}, chains.registry.broken)
 
 
 # HTML (for panels)
@@ -252,7 +266,7 @@ def chain_html(chain: Toolchain) -> str:
     )
 
 
-def run_html(run: ChainRun) -> str:
+def run_html(run: Any) -> str:
     """A run as a card: the coloured flowchart's source and each step's status and result."""
     run = _visible(run)
     statuses, notes = _run_notes(run)
@@ -263,7 +277,7 @@ def run_html(run: ChainRun) -> str:
         for s in run.steps
     )
     outcome = (f"output: <code>{escape(short(run.output))}</code>" if run.ok
-               else f'<span style="color:#cf222e">{escape(run.error or "")}</span>')
+               else f'<span style="color:#cf222e">{escape(clip(run.error or ""))}</span>')
     return (
         f'<div class="halion-chain-run"><div><b>⛓ {escape(run.chain.name)}</b> {_ms(run.duration_ms)}</div>'
         f'<pre class="mermaid">{escape(chain_mermaid(run.chain, statuses, notes))}</pre>'

@@ -1,36 +1,23 @@
 """Text and HTML for chat results, streaming answers and the call log: pure strings, no IPython.
 
-Everything shown passes through the workspace's `redact`, so secrets never reach a display.
+Everything shown passes through the workspace's `redact`, so secrets never reach a display, and every
+value is bounded (`text.clip`). The objects are duck-typed: a chat result has `text`, `tool_calls`, `usage`,
+`rounds`, `stopped_reason`, `model` and `redact`; a tool call has `name`, `arguments`, `result`, `error`,
+`duration_ms`, `to_person` and, when known, `call_id` and `redact`.
 """
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any
 
-if TYPE_CHECKING:
-    from ..models import CallRecord
-    from ..services.chat import ChatResult, ToolCallRecord
+from .text import Redact, clip, shown
 
-Redact = Callable[[str], str]
 _BOX = "border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;margin:4px 0;font-family:sans-serif;font-size:13px"
 _PRE = "white-space:pre-wrap;margin:4px 0;font-size:12px;background:#f6f8fa;padding:6px;border-radius:4px"
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)(?:^```[ \t]*$|\Z)", re.S | re.M)
-
-
-def _same(text: str) -> str:
-    return text
-
-
-def shown(value: Any, redact: Redact | None = None, *, limit: int | None = None, indent: int | None = None) -> str:
-    """A value as display text: str as is, anything else as JSON; redacted and optionally cut."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=indent, default=str)
-    text = (redact or _same)(text)
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
 
 
 REDACTED = "***"
@@ -90,7 +77,8 @@ def _blocks(text: str) -> str:
 
 
 def markdown_html(text: str) -> str:
-    """Markdown-ish HTML for a model's answer: code fences, headings, lists, inline code, bold."""
+    """Markdown-ish HTML for a model's answer: code fences, headings, lists, inline code, bold (bounded)."""
+    text = clip(text)
     out, pos = [], 0
     for m in _FENCE.finditer(text):
         out.append(_blocks(text[pos:m.start()]))
@@ -100,8 +88,13 @@ def markdown_html(text: str) -> str:
     return "".join(out)
 
 
-def tool_call_line(r: "ToolCallRecord", redact: Redact | None = None) -> str:
-    """`🔧 name(args) → result (12 ms)` on one line."""
+def _redact_of(obj: Any, redact: Redact | None) -> Redact | None:
+    return redact if redact is not None else getattr(obj, "redact", None)
+
+
+def tool_call_line(r: Any, redact: Redact | None = None) -> str:
+    """`🔧 name(args) → result (12 ms)` on one line (redacted with `redact`, else the call's own)."""
+    redact = _redact_of(r, redact)
     args = shown(r.arguments, redact, limit=120)
     if r.error is not None:
         outcome = f"✗ {shown(r.error, redact, limit=200)}"
@@ -110,8 +103,9 @@ def tool_call_line(r: "ToolCallRecord", redact: Redact | None = None) -> str:
     return f"🔧 {r.name}({args}) {outcome} ({r.duration_ms:.0f} ms)"
 
 
-def tool_call_html(r: "ToolCallRecord", redact: Redact | None = None) -> str:
-    """A collapsible card: the call in the summary; arguments, result or error inside."""
+def tool_call_html(r: Any, redact: Redact | None = None) -> str:
+    """A collapsible card: the call in the summary; arguments, result or error inside (each bounded)."""
+    redact = _redact_of(r, redact)
     if r.error is not None:
         badge, color = "error", "#cf222e"
     elif r.to_person:
@@ -126,17 +120,17 @@ def tool_call_html(r: "ToolCallRecord", redact: Redact | None = None) -> str:
     return (
         f'<details class="halion-tool-call" style="{_BOX}"><summary>🔧 <b>{escape(r.name)}</b> '
         f'<span style="color:{color}">{badge}</span> <span style="color:#6e7781">'
-        f'{r.duration_ms:.0f} ms · {escape(r.id)}</span></summary>{body}</details>'
+        f'{r.duration_ms:.0f} ms · {escape(getattr(r, "call_id", None) or "")}</span></summary>{body}</details>'
     )
 
 
-def _footer(result: "ChatResult") -> str:
+def _footer(result: Any) -> str:
     u = result.usage
     return (f"{result.stopped_reason} · {result.rounds} round(s) · {u.total_tokens} tokens "
             f"({u.prompt_tokens} in, {u.completion_tokens} out) · {result.model}")
 
 
-def chat_result_text(result: "ChatResult") -> str:
+def chat_result_text(result: Any) -> str:
     """Plain text: the answer, one line per tool call, then how the turn ended."""
     redact = result.redact
     lines = [shown(result.text, redact)] if result.text else []
@@ -145,7 +139,7 @@ def chat_result_text(result: "ChatResult") -> str:
     return "\n".join(lines)
 
 
-def chat_result_html(result: "ChatResult") -> str:
+def chat_result_html(result: Any) -> str:
     """The tool calls as cards, then the answer as HTML, then a small footer."""
     redact = result.redact
     cards = "".join(tool_call_html(r, redact) for r in result.tool_calls)
@@ -181,10 +175,10 @@ class StreamingText:
 class LogTable:
     """Rows of the call log, newest first."""
 
-    records: Sequence["CallRecord"]
+    records: Sequence[Any]
     redact: Redact | None = field(default=None, repr=False)
 
-    def _cells(self, r: "CallRecord") -> tuple[str, ...]:
+    def _cells(self, r: Any) -> tuple[str, ...]:
         tokens = "" if r.prompt_tokens is None else f"{r.prompt_tokens}+{r.completion_tokens or 0}"
         outcome = f"✗ {r.error}" if r.error else shown(r.result if r.result is not None else "", self.redact)
         return (str(r.id), r.ts.strftime("%H:%M:%S"), r.kind, r.name or "", (r.conversation_id or "")[:8],

@@ -1,13 +1,15 @@
-"""HTML for rich display in a notebook: pure strings, no IPython, no widgets."""
+"""Tools as text and HTML: pure strings, no IPython, no widgets.
+
+A tool is duck-typed: `name`, `description`, `strict`, `strict_reason`, `schema`, `source` and
+`spec.loose_parameters` / `spec.field_names`; a registry has `with_states()` → (tool, state) pairs.
+"""
 from __future__ import annotations
 
 import json
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from ..core.tool import Tool
-    from ..core.tool_registry import ToolRegistry
+from .text import clip
 
 _CARD = "border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;font-family:sans-serif;font-size:13px"
 
@@ -41,7 +43,7 @@ def parameter_rows(parameters: dict[str, Any]) -> list[tuple[str, str, bool, str
     return rows
 
 
-def tool_card(tool: "Tool", *, active: bool | None = None, postprocess: bool | None = None) -> str:
+def tool_card(tool: Any, *, active: bool | None = None, postprocess: bool | None = None) -> str:
     """A compact card: name, description, parameters, and state when known."""
     badges = []
     if active is not None:
@@ -68,7 +70,7 @@ def tool_card(tool: "Tool", *, active: bool | None = None, postprocess: bool | N
     )
 
 
-def tools_table(registry: "ToolRegistry") -> str:
+def tools_table(registry: Any) -> str:
     """Every tool with its state, one row each."""
     rows = []
     for tool, state in registry.with_states():
@@ -83,3 +85,40 @@ def tools_table(registry: "ToolRegistry") -> str:
         '<table class="halion-tools"><tr><th align="left">tool</th><th>active</th><th>result to</th>'
         f'<th align="left">parameters</th><th align="left">description</th></tr>{body}</table>'
     )
+
+
+def tool_text(tool: Any, *, active: bool, postprocess: bool) -> str:
+    """A tool, its state and its parameters as lines of text."""
+    state = "active" if active else "inactive"
+    target = "result → model" if postprocess else "result → you"
+    lines = [f"tool {tool.name} ({state}, {target}): {tool.description}"]
+    for name, kind, required, doc in parameter_rows(tool.spec.loose_parameters):
+        lines.append(f"  {name}: {kind}{'' if required else ' (optional)'}" + (f" — {doc}" if doc else ""))
+    if tool.strict_reason:
+        lines.append(f"  not strict: {tool.strict_reason}")
+    return "\n".join(lines)
+
+
+def tool_detail_text(tool: Any) -> str:
+    """`%halion show NAME` as text: why it is not strict (if so), the schema and the source."""
+    reason = f"Not strict: {tool.strict_reason}\n\n" if tool.strict_reason else ""
+    return f"{reason}{json.dumps(tool.schema, indent=2)}\n\n{clip(tool.source or '(no source)')}"
+
+
+def tool_detail_markdown(tool: Any) -> str:
+    """`%halion show NAME` as Markdown: heading, strictness, the schema and the source."""
+    source = clip(tool.source or "(no source)")
+    reason = f"*Not strict: {tool.strict_reason}*\n\n" if tool.strict_reason else ""
+    return (f"### {tool.name}\n\n{reason}```json\n{json.dumps(tool.schema, indent=2)}\n```\n\n"
+            f"```python\n{source.rstrip()}\n```")
+
+
+def tools_text(registry: Any) -> str:
+    """Every tool with its state, one line each."""
+    lines = []
+    for tool, state in registry.with_states():
+        active = "active" if state.active else "inactive"
+        target = "model" if state.postprocess else "you"
+        lines.append(f"{tool.name:<24} {active:<8} result→{target:<5} ({', '.join(tool.spec.field_names)})"
+                     f"  {tool.description}")
+    return "\n".join(lines) or "no tools yet: write a %%tool cell"

@@ -1,12 +1,11 @@
-"""Display objects for the magics: HTML in a notebook, plain text in a terminal."""
+"""What the magics return: a tool's card, its detail, the tools table (views from `halion_nb.display.tools`)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..display.tools import parameter_rows, tool_card
+from ..display.tools import tool_card, tool_detail_markdown, tool_detail_text, tool_text, tools_table, tools_text
 
 if TYPE_CHECKING:
     from ..core.tool import Tool
@@ -28,14 +27,8 @@ class ToolCard:
         return cls(ws.tools.get(name), ws.tools.is_active(name), ws.tools.postprocess(name), saved)
 
     def __repr__(self) -> str:
-        state = "active" if self.active else "inactive"
-        target = "result → model" if self.postprocess else "result → you"
-        lines = [f"tool {self.tool.name} ({state}, {target}): {self.tool.description}"]
-        for name, kind, required, doc in parameter_rows(self.tool.spec.loose_parameters):
-            lines.append(f"  {name}: {kind}{'' if required else ' (optional)'}" + (f" — {doc}" if doc else ""))
-        if self.saved:
-            lines.append(f"saved to {self.saved}")
-        return "\n".join(lines)
+        text = tool_text(self.tool, active=self.active, postprocess=self.postprocess)
+        return text + (f"\nsaved to {self.saved}" if self.saved else "")
 
     def _repr_html_(self) -> str:
         html = tool_card(self.tool, active=self.active, postprocess=self.postprocess)
@@ -51,12 +44,10 @@ class ToolDetail:
     tool: "Tool"
 
     def __repr__(self) -> str:
-        return f"{json.dumps(self.tool.schema, indent=2)}\n\n{self.tool.source or '(no source)'}"
+        return tool_detail_text(self.tool)
 
     def _repr_markdown_(self) -> str:
-        source = self.tool.source or "(no source)"
-        return (f"### {self.tool.name}\n\n```json\n{json.dumps(self.tool.schema, indent=2)}\n```\n\n"
-                f"```python\n{source.rstrip()}\n```")
+        return tool_detail_markdown(self.tool)
 
 
 @dataclass
@@ -66,13 +57,7 @@ class ToolsTable:
     registry: "ToolRegistry"
 
     def __repr__(self) -> str:
-        lines = []
-        for tool, state in self.registry.with_states():
-            active = "active" if state.active else "inactive"
-            target = "model" if state.postprocess else "you"
-            lines.append(f"{tool.name:<24} {active:<8} result→{target:<5} ({', '.join(tool.spec.field_names)})"
-                         f"  {tool.description}")
-        return "\n".join(lines) or "no tools yet: write a %%tool cell"
+        return tools_text(self.registry)
 
     def _repr_html_(self) -> str:
-        return self.registry._repr_html_()
+        return tools_table(self.registry)

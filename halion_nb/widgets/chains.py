@@ -1,5 +1,6 @@
 """Chains panel: build a toolchain step by step, check it, run it with live step status, save and share it.
 
+The chain being built is a `services.chain_editor.ChainEditor`; this module only maps widgets onto it.
 Each step argument is a literal (a widget typed from the tool's schema) or a reference to
 a chain input or an earlier step's output, with an optional field path (`.items[0].name`).
 """
@@ -8,16 +9,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 from pydantic import ValidationError
 
-from ..errors import HalionError, NameTaken
-from ..models import Ref, Toolchain
-from ..display.chat import shown
+from ..display.text import shown
+from ..errors import ChainValidationError, HalionError, NameTaken
+from ..models import Toolchain
+from ..services.chain_editor import UNSET, ChainEditor, EditorArgument, EditorInput, EditorStep
 from ._controller import Controller
 from ._form import OMIT, FormField, blank, collect, fields_of, to_raw
 from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, pre, show
@@ -26,50 +28,31 @@ if TYPE_CHECKING:
     from ..workspace import Workspace
 
 INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object")
+VALID = message("✓ The chain is valid.", "ok")
 _KIND = {"string": "text", "integer": "int", "number": "float", "boolean": "bool", "array": "json", "object": "json"}
 
 
-# -- the builder's state: plain data the controller keeps between renders ---------------------
-
 @dataclass
 class ArgState:
+    """What an argument row shows: the mode, the widget's raw value, the reference and its field path."""
+
     mode: str = "value"  # "value" or "ref"
     value: Any = OMIT
     ref: str | None = None
     path: str = ""
 
 
-@dataclass
-class StepState:
-    id: str
-    tool: str
-    args: dict[str, ArgState] = field(default_factory=dict)
-    as_json: set[str] = field(default_factory=set)
-    """Arguments shown as JSON because their value does not fit the parameter's widget."""
-
-
-@dataclass
-class InputState:
-    name: str
-    type: str = "string"
-    required: bool = True
-    default: str = ""
-    """JSON text of the default (used when not required)."""
-    description: str = ""
-    """Kept from a loaded chain (the builder has no field for it), so saving does not drop it."""
-
-
 # -- views ---------------------------------------------------------------------------------------
 
 class InputRow(W.HBox):
-    def __init__(self, item: InputState) -> None:
+    def __init__(self, item: EditorInput) -> None:
         self.name_text = css(W.Text(value=item.name, placeholder="name", continuous_update=False,
                                     layout=W.Layout(width="160px")), "halion-chains-input-name")
         self.type = css(W.Dropdown(options=INPUT_TYPES, value=item.type, layout=W.Layout(width="110px")),
                         "halion-chains-input-type")
         self.required = css(W.Checkbox(value=item.required, description="required", indent=False,
                                        layout=W.Layout(width="90px")), "halion-chains-input-required")
-        self.default = css(W.Text(value=item.default, placeholder="default (JSON)", continuous_update=False,
+        self.default = css(W.Text(value=item.default_json, placeholder="default (JSON)", continuous_update=False,
                                   layout=W.Layout(width="160px")), "halion-chains-input-default")
         self.remove = button("", "halion-chains-input-remove", icon="times", tooltip="Remove this input")
         super().__init__([self.name_text, self.type, self.required, self.default, self.remove])
@@ -106,8 +89,8 @@ class ArgRow(W.HBox):
 
 
 class StepBox(W.VBox):
-    def __init__(self, index: int, step: StepState, fields: list[FormField], refs: list[str], known: bool,
-                 count: int) -> None:
+    def __init__(self, index: int, step: EditorStep, args: dict[str, ArgState], fields: list[FormField],
+                 refs: list[str], known: bool, count: int) -> None:
         self.index = index
         self.tool = step.tool
         self.number = W.HTML(f"<b>{index + 1}.</b>")
@@ -122,7 +105,7 @@ class StepBox(W.VBox):
         self.up.disabled = index == 0
         self.down.disabled = index == count - 1
         self.status = html(cls="halion-chains-step-status")
-        self.args = [ArgRow(f, step.args.get(f.name, ArgState(value=blank(f))), refs) for f in fields]
+        self.args = [ArgRow(f, args.get(f.name, ArgState(value=blank(f))), refs) for f in fields]
         self.problems = html(cls="halion-chains-step-problems")
         self.result = html(cls="halion-chains-step-result")
         head = W.HBox([self.number, self.id_text, self.tool_label, self.up, self.down, self.remove, self.status],
@@ -221,7 +204,7 @@ class ChainsView(PanelView):
         self.parallel.value = parallel
         self.expose.value = expose
 
-    def show_inputs(self, items: list[InputState]) -> list[InputRow]:
+    def show_inputs(self, items: list[EditorInput]) -> list[InputRow]:
         old = self.input_rows
         self.input_rows = [InputRow(i) for i in items]
         self.inputs_box.children = self.input_rows
@@ -251,9 +234,12 @@ class ChainsView(PanelView):
             w.close()
 
     def show_problems(self, problems: list[str], title: str = "Problems") -> None:
+        """The problems area; showing any problem takes back an earlier "valid" in the output line."""
         if not problems:
             self.problems.value = ""
             return
+        if self.output.value == VALID:
+            self.output.value = ""
         self.problems.value = (f"<div class='halion-err'><b>{escape(title)}</b><ul>"
                                + "".join(f"<li>{escape(p)}</li>" for p in problems) + "</ul></div>")
 
@@ -261,6 +247,7 @@ class ChainsView(PanelView):
 # -- controller -----------------------------------------------------------------------------------
 
 def _fits(f: FormField, value: Any) -> bool:
+    """Whether a literal can be shown in the parameter's own widget (else it is shown as JSON)."""
     if f.kind == "text":
         return isinstance(value, str)
     if f.kind == "int":
@@ -274,30 +261,23 @@ def _fits(f: FormField, value: Any) -> bool:
     return True
 
 
-def _split_ref(ref: Ref) -> tuple[str, str]:
-    base = f"inputs.{ref.target}" if ref.source == "inputs" else f"steps.{ref.target}.output"
-    return base, (ref.ref[len(base):] if ref.ref.startswith(base) else "")
-
-
-def _join_ref(base: str, path: str) -> str:
-    path = path.strip()
-    if not path:
-        return base
-    return base + (path if path[0] in ".[" else "." + path)
-
-
 class ChainsController(Controller):
+    """Maps the view onto a `ChainEditor` (the chain being built) and calls `ws.chains` for the rest."""
+
     view: ChainsView
 
     def __init__(self, ws: "Workspace", view: ChainsView) -> None:
         super().__init__(ws, view)
         self.chains = ws.chains
-        self.inputs: list[InputState] = []
-        self.steps: list[StepState] = []
-        self.output: Ref | None = None
-        """A loaded chain's `output` (the builder has no picker for it), kept when it is saved again."""
+        self.editor = ChainEditor(ws.chains)
+        self._raw: dict[tuple[int, str], Any] = {}
+        """Each argument widget's last raw value, by (id of the editor's step, parameter)."""
+        self._as_json: dict[int, set[str]] = {}
+        """Per step (by id of the editor's step): arguments shown as JSON because their widget cannot hold them."""
         self.last_run: Any = None
-        self.last_problems: list[str] = []
+        self._rendering = False
+        self._showing_check = False
+        """True while the problems area (or the output's "valid") shows the editor's check."""
         self.draft_worker = self.new_worker("draft")
         self._run_kinds: dict[str, Any] = {}
         v = view
@@ -314,72 +294,103 @@ class ChainsController(Controller):
         v.export_file.on_click(lambda _: self.export_file())
         v.import_file.on_click(lambda _: self.import_file())
         v.draft_button.on_click(lambda _: self.draft())
+        for w in (v.chain_name, v.description, v.parallel, v.expose):
+            w.observe(lambda _: self._edited(), "value")
         self.on_tools(self._tools_changed)
         self.on("chains", lambda _: self._chains_changed())
         v.show_tools(ws.tools.names())
         self._chains_changed()
         self.new()
 
-    # the builder's state <-> widgets
-    def capture(self) -> None:
-        """Read the widgets back into the state (before a re-render or a build)."""
-        v = self.view
-        self.inputs = [InputState(r.name_text.value.strip(), r.type.value, r.required.value, r.default.value,
-                                  old.description)
-                       for r, old in zip(v.input_rows, self.inputs)]
-        for box, step in zip(v.steps, self.steps):
-            step.id = box.id_text.value.strip()
-            step.args = {row.param: row.state() for row in box.args}
+    @property
+    def last_problems(self) -> list[str]:
+        return self.editor.problems or []
 
-    def _fields(self, step: StepState) -> tuple[list[FormField], bool]:
-        if step.tool in self.ws.tools:
-            fields = fields_of(self.ws.tools.get(step.tool).spec.loose_parameters)
-            known = True
-        else:
-            fields, known = [], False
+    # widgets -> editor
+    def capture(self) -> None:
+        """Read the widgets into the editor (before a re-render, a build or a check)."""
+        v, ed = self.view, self.editor
+        ed.name, ed.description = v.chain_name.value, v.description.value
+        ed.parallel, ed.expose = v.parallel.value, v.expose.value
+        for row, item in zip(v.input_rows, ed.inputs):
+            item.name, item.type = row.name_text.value.strip(), row.type.value
+            item.required, item.default_json = row.required.value, row.default.value
+        for box, step in zip(v.steps, ed.steps):
+            step.id = box.id_text.value.strip()
+            step.arguments = {row.param: self._argument(step, row) for row in box.args}
+
+    def _argument(self, step: EditorStep, row: ArgRow) -> EditorArgument:
+        state = row.state()
+        self._raw[(id(step), row.param)] = state.value
+        if state.mode == "ref":
+            return EditorArgument("ref", ref=state.ref, path=state.path)
+        values, bad = collect([row.field], {row.param: state.value})
+        if bad:
+            return EditorArgument("value", unread=bad[0])
+        return EditorArgument("value", values.get(row.param, UNSET))
+
+    def _fields(self, step: EditorStep) -> tuple[list[FormField], bool]:
+        known = step.tool in self.ws.tools
+        fields = fields_of(self.ws.tools.get(step.tool).spec.loose_parameters) if known else []
+        as_json = self._as_json.get(id(step), set())
         fields = [FormField(name=f.name, kind="json", required=f.required, description=f.description)
-                  if f.name in step.as_json else f for f in fields]
+                  if f.name in as_json else f for f in fields]
         names = {f.name for f in fields}
-        extra = [FormField(name=a, kind="json", required=False) for a in step.args if a not in names]
+        extra = [FormField(name=a, kind="json", required=False) for a in step.arguments if a not in names]
         return fields + extra, known
 
+    def _arg_state(self, step: EditorStep, f: FormField) -> ArgState:
+        arg = step.arguments.get(f.name)
+        raw = self._raw.get((id(step), f.name), OMIT)
+        if arg is None:
+            return ArgState(value=blank(f) if raw is OMIT else raw)
+        if raw is OMIT:
+            raw = blank(f) if arg.value is UNSET else to_raw(f, arg.value)
+        return ArgState(arg.mode, raw, arg.ref, arg.path)
+
+    # editor -> widgets
     def render(self) -> None:
-        """Rebuild inputs, steps and the run form from the state."""
-        v = self.view
-        for row in v.show_inputs(self.inputs):
+        """Rebuild header, inputs, steps and the run form from the editor."""
+        v, ed = self.view, self.editor
+        self._rendering = True
+        v.show_header(ed.name, ed.description, ed.parallel, ed.expose)
+        self._rendering = False
+        for row in v.show_inputs(ed.inputs):
             row.remove.on_click(lambda _, r=row: self.remove_input(v.input_rows.index(r)))
             for w in (row.name_text, row.type, row.required, row.default):
                 w.observe(lambda _: self.refresh_structure(), "value")
         self.render_steps()
 
     def render_steps(self) -> None:
-        """Rebuild the steps (their reference choices) and the run form from the state."""
-        v = self.view
+        """Rebuild the steps (their reference choices) and the run form from the editor."""
+        v, ed = self.view, self.editor
         boxes = []
-        for index, step in enumerate(self.steps):
-            refs = [f"inputs.{i.name}" for i in self.inputs if i.name]
-            refs += [f"steps.{s.id}.output" for s in self.steps[:index] if s.id]
+        for index, step in enumerate(ed.steps):
             fields, known = self._fields(step)
-            box = StepBox(index, step, fields, refs, known, len(self.steps))
+            args = {f.name: self._arg_state(step, f) for f in fields}
+            box = StepBox(index, step, args, fields, ed.references(index), known, len(ed.steps))
             box.up.on_click(lambda _, i=index: self.move(i, -1))
             box.down.on_click(lambda _, i=index: self.move(i, +1))
             box.remove.on_click(lambda _, i=index: self.remove_step(i))
             box.id_text.observe(lambda _: self.refresh_structure(), "value")
             for row in box.args:
                 row.mode.observe(lambda ch, r=row: r.show_mode(ch["new"]), "value")
+                for w in (row.mode, row.value, row.ref, row.path):
+                    w.observe(lambda _: self._edited(), "value")
             boxes.append(box)
         v.show_steps(boxes)
         self._render_run_inputs()
+        self._show_check()
 
     def _input_fields(self) -> list[FormField]:
         out = []
-        for item in self.inputs:
+        for item in self.editor.inputs:
             if not item.name:
                 continue
             default: Any = OMIT
-            if not item.required and item.default.strip():
+            if not item.required and item.default_json.strip():
                 try:
-                    default = json.loads(item.default)
+                    default = json.loads(item.default_json)
                 except ValueError:
                     default = OMIT
             f = FormField(name=item.name, kind=_KIND[item.type], required=item.required, default=default)  # type: ignore[arg-type]
@@ -403,10 +414,41 @@ class ChainsController(Controller):
         self.capture()
         self.render_steps()
 
+    # the check shown always matches the chain as it is now
+    def _edited(self) -> None:
+        """A widget changed: an earlier "valid" or problem list may no longer describe the chain."""
+        if not self._rendering and self._showing_check:
+            self.capture()
+            self._show_check()
+
+    def _show_check(self, say_valid: bool = True) -> None:
+        """Problems per step and overall, or "valid": the editor's last check while it is current, else nothing."""
+        ed, v = self.editor, self.view
+        problems = ed.problems
+        for index, box in enumerate(v.steps):
+            mine = ed.step_problems(index) if index < len(ed.steps) else []
+            box.problems.value = ("<ul class='halion-err' style='margin:2px 0'>"
+                                  + "".join(f"<li>{escape(p)}</li>" for p in mine) + "</ul>") if mine else ""
+        if problems is None:
+            if self._showing_check:
+                v.show_problems([])
+                if v.output.value == VALID:
+                    v.output.value = ""
+            self._showing_check = False
+            return
+        self._showing_check = True
+        if problems:
+            v.show_problems(problems, f"{len(problems)} problem(s)")
+        else:
+            v.show_problems([])
+            if say_valid:
+                v.output.value = VALID
+
     # editing
     def new(self) -> None:
-        self.inputs, self.steps, self.output = [], [], None
-        self.view.show_header("", "", False, False)
+        self.editor.new()
+        self._raw.clear()
+        self._as_json.clear()
         self.view.select.value = None
         self.view.show_problems([])
         self.view.output.value = ""
@@ -414,16 +456,12 @@ class ChainsController(Controller):
 
     def add_input(self, name: str = "", type: str = "string") -> None:
         self.capture()
-        taken = {i.name for i in self.inputs}
-        if not name:
-            name = next(f"input{n}" for n in range(1, 1000) if f"input{n}" not in taken)
-        self.inputs.append(InputState(name, type))
+        self.editor.add_input(name, type)
         self.render()
 
     def remove_input(self, index: int) -> None:
         self.capture()
-        if 0 <= index < len(self.inputs):
-            del self.inputs[index]
+        self.editor.remove_input(index)
         self.render()
 
     def add_step(self, tool: str | None) -> None:
@@ -431,129 +469,43 @@ class ChainsController(Controller):
             self.view.banner.show_message("Pick a tool to add as a step (register one first if there are none).")
             return
         self.capture()
-        taken = {s.id for s in self.steps}
-        step_id = tool if tool not in taken else next(
-            f"{tool}_{n}" for n in range(2, 1000) if f"{tool}_{n}" not in taken)
-        self.steps.append(StepState(step_id, tool))
+        self.editor.add_step(tool)
         self.render()
 
     def move(self, index: int, delta: int) -> None:
         self.capture()
-        target = index + delta
-        if 0 <= index < len(self.steps) and 0 <= target < len(self.steps):
-            self.steps[index], self.steps[target] = self.steps[target], self.steps[index]
+        self.editor.move_step(index, delta)
         self.render()
 
     def remove_step(self, index: int) -> None:
         self.capture()
-        if 0 <= index < len(self.steps):
-            del self.steps[index]
+        self.editor.remove_step(index)
         self.render()
 
-    # chain <-> state
     def build(self) -> tuple[Toolchain | None, list[str]]:
         """The Toolchain the builder shows, or None and the problems that keep it from being one."""
         self.capture()
-        v = self.view
-        problems: list[str] = []
-        inputs = []
-        for item in self.inputs:
-            default = None
-            if not item.required and item.default.strip():
-                try:
-                    default = json.loads(item.default)
-                except ValueError as exc:
-                    problems.append(f"input '{item.name}': default is not valid JSON ({exc})")
-            inputs.append({"name": item.name, "type": item.type, "required": item.required, "default": default,
-                           "description": item.description})
-        steps = []
-        for index, step in enumerate(self.steps, 1):
-            where = f"step '{step.id or index}'"
-            fields, _ = self._fields(step)
-            by_name = {f.name: f for f in fields}
-            literal = {p: a.value for p, a in step.args.items() if a.mode == "value" and p in by_name}
-            values, bad = collect([f for f in fields if f.name in literal], literal)
-            problems += [f"{where}: argument {p}" for p in bad]
-            arguments: dict[str, Any] = {}
-            for param, arg in step.args.items():
-                if arg.mode == "ref":  # an unpicked one is left out; Validate reports it if required
-                    if arg.ref:
-                        try:
-                            arguments[param] = Ref(_join_ref(arg.ref, arg.path))
-                        except ValueError as exc:
-                            problems.append(f"{where}: argument '{param}': {_first_error(exc)}")
-                elif param in values:
-                    arguments[param] = values[param]
-            steps.append({"id": step.id, "tool": step.tool, "arguments": arguments})
-        if problems:
-            return None, problems
-        try:
-            chain = Toolchain.model_validate({
-                "name": v.chain_name.value.strip(), "description": v.description.value.strip(),
-                "inputs": inputs, "steps": steps, "parallel": v.parallel.value, "expose": v.expose.value,
-                "output": self._kept_output(),
-            })
-        except ValidationError as exc:
-            return None, [_describe(e, self.steps) for e in exc.errors()]
-        return chain, []
-
-    def _kept_output(self) -> Ref | None:
-        """The loaded chain's output while what it refers to is still in the builder."""
-        out = self.output
-        if out is None:
-            return None
-        names = {i.name for i in self.inputs} if out.source == "inputs" else {s.id for s in self.steps}
-        return out if out.target in names else None
+        return self.editor.build()
 
     def show(self, chain: Toolchain) -> None:
         """Put a chain into the builder."""
-        self.output = chain.output
-        self.inputs = [InputState(i.name, i.type, i.required,
-                                  "" if i.required or i.default is None else json.dumps(i.default), i.description)
-                       for i in chain.inputs]
-        self.steps = []
-        for s in chain.steps:
-            step = StepState(s.id, s.tool, {a: ArgState() for a in s.arguments})
-            fields, _ = self._fields(step)
-            by_name = {f.name: f for f in fields}
-            step.as_json = {p for p, v in s.arguments.items() if not isinstance(v, Ref) and not _fits(by_name[p], v)}
-            fields, _ = self._fields(step)
-            by_name = {f.name: f for f in fields}
-            for param, value in s.arguments.items():
-                f = by_name[param]
-                if isinstance(value, Ref):
-                    base, path = _split_ref(value)
-                    step.args[param] = ArgState("ref", blank(f), base, path)
-                else:
-                    step.args[param] = ArgState("value", to_raw(f, value))
-            for f in fields:
-                step.args.setdefault(f.name, ArgState(value=blank(f)))
-            self.steps.append(step)
-        self.view.show_header(chain.name, chain.description, chain.parallel, chain.expose)
+        self.editor.load(chain)
+        self._raw.clear()
+        self._as_json.clear()
+        for step, source in zip(self.editor.steps, chain.steps):
+            fields = {f.name: f for f in self._fields(step)[0]}
+            self._as_json[id(step)] = {p for p, v in source.literals().items() if p in fields
+                                       and not _fits(fields[p], v)}
         self.view.show_problems([])
         self.view.output.value = ""
         self.render()
 
     # actions
     def validate(self) -> list[str]:
-        chain, problems = self.build()
-        if chain is not None:
-            problems = self.chains.validate(chain)
-        self.last_problems = problems
-        self._show_step_problems(problems)
-        if problems:
-            self.view.show_problems(problems, f"{len(problems)} problem(s)")
-        else:
-            self.view.show_problems([])
-            self.view.output.value = message("✓ The chain is valid.", "ok")
+        self.capture()
+        problems = self.editor.validate()
+        self._show_check()
         return problems
-
-    def _show_step_problems(self, problems: list[str]) -> None:
-        for box in self.view.steps:
-            prefix = f"step '{box.id_text.value.strip()}'"
-            mine = [p[len(prefix) + 2:] for p in problems if p.startswith(prefix + ":")]
-            box.problems.value = ("<ul class='halion-err' style='margin:2px 0'>"
-                                  + "".join(f"<li>{escape(p)}</li>" for p in mine) + "</ul>") if mine else ""
 
     def run(self) -> None:
         """Run the chain being built (in a thread) with the run form's inputs; steps update as they finish."""
@@ -561,8 +513,8 @@ class ChainsController(Controller):
         if chain is None:
             self.view.show_problems(problems, "Cannot build the chain")
             return
-        problems = self.chains.validate(chain)
-        self._show_step_problems(problems)
+        problems = self.editor.validate()
+        self._show_check()
         if problems:
             self.view.show_problems(problems, f"Cannot run: {len(problems)} problem(s)")
             return
@@ -649,21 +601,20 @@ class ChainsController(Controller):
             self.view.output.value = message(f"✗ {safe(run.error)}", "error")
 
     def save(self) -> None:
-        chain, problems = self.build()
-        if chain is None:
-            self.view.show_problems(problems, "Cannot save: the chain is not complete")
-            return
+        self.capture()
         try:
-            path = self.chains.save(chain)
+            path, left = self.editor.save()
+        except ChainValidationError as exc:
+            self.view.show_problems(exc.problems, "Cannot save: the chain is not complete")
+            return
         except HalionError as exc:
             self.view.show_problems([str(exc)], "Not saved")
             return
-        left = self.chains.validate(chain)
-        note = f" ({len(left)} problem(s) left: Validate lists them)" if left else ""
-        self.view.show_problems([])
+        note = f" ({len(left)} problem(s) left)" if left else ""
         self.view.output.value = message(f"Saved {path}{note}", "error" if left else "ok")
+        self._show_check(say_valid=False)
         self.hub.emit("chains")
-        self.view.select.value = chain.name
+        self.view.select.value = self.editor.name.strip()
 
     def load(self, name: str | None) -> None:
         if not name:
@@ -778,30 +729,12 @@ class ChainsController(Controller):
         if event == "state":
             return
         self.view.show_tools(self.ws.tools.names())
-        if any(s.tool == name for s in self.steps) or event == "loaded":
+        if any(s.tool == name for s in self.editor.steps) or event == "loaded":
             self.capture()
             self.render()
 
     def _chains_changed(self) -> None:
         self.view.show_chains(self.chains.names(), self.view.select.value)
-
-
-def _first_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-    return str(exc)
-
-
-def _describe(error: Any, steps: list[StepState]) -> str:
-    loc = list(error["loc"])
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    if loc and loc[0] == "steps" and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(steps):
-        step = steps[loc[1]]
-        rest = ".".join(map(str, loc[2:]))
-        return f"step '{step.id or loc[1] + 1}': {rest + ': ' if rest else ''}{msg}"
-    if loc == ["name"]:
-        return f"chain: name: {msg} (a Python identifier such as weather_report)"
-    return f"{'.'.join(map(str, loc)) or 'chain'}: {msg}"
 
 
 def chains_panel(ws: "Workspace") -> ChainsView:
