@@ -2,7 +2,9 @@
 
 `complete` sends one Chat Completions request (streamed or not), assembles the answer,
 logs it and maps service errors to `halion_nb.errors`; `parse_structured` asks for a
-pydantic model as structured output. `openai` is imported on first use only.
+pydantic model as structured output. Each request waits at most ws.request_timeout for the
+server, the SDK's retries included, and Stop closes it (`inflight`). `openai` is imported on
+first use only.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ..workspace import Workspace
+    from .inflight import Inflight
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound="BaseModel")
@@ -46,6 +49,8 @@ SETUP_HELP = (
 
 _attempts: "contextvars.ContextVar[list[dict[str, Any]] | None]" = contextvars.ContextVar("_attempts", default=None)
 """The HTTP attempts of the request this thread is sending, one per try: the SDK's retries show in the log."""
+_inflight: "contextvars.ContextVar[Inflight | None]" = contextvars.ContextVar("_inflight", default=None)
+"""The request the worker thread is sending, for the HTTP hooks (deadline, cancel, its socket)."""
 
 _clients: "weakref.WeakKeyDictionary[Workspace, tuple[tuple[Any, ...], openai.OpenAI]]" = weakref.WeakKeyDictionary()
 _clients_lock = threading.Lock()
@@ -113,6 +118,7 @@ def _build(ws: "Workspace", which: str, key: str | None, base_url: str | None, r
     import httpx2
     import openai
 
+    limits = httpx2.Limits(max_connections=100, max_keepalive_connections=0)  # see inflight: every attempt is seen
     transport: httpx2.BaseTransport | None = None
     if which == "replay":
         from .replay import ReplayTransport
@@ -124,23 +130,43 @@ def _build(ws: "Workspace", which: str, key: str | None, base_url: str | None, r
         from .replay import RecordingTransport
 
         assert ws.replay is not None
-        transport = RecordingTransport(ws.replay, httpx2.HTTPTransport(), ws.env.redact)
-    http = openai.DefaultHttpx2Client(transport=transport, timeout=ws.request_timeout,
+        transport = RecordingTransport(ws.replay, httpx2.HTTPTransport(limits=limits), ws.env.redact)
+    http = openai.DefaultHttpx2Client(transport=transport, timeout=ws.request_timeout, limits=limits,
                                       event_hooks={"request": [_on_request], "response": [_on_response]})
     return openai.OpenAI(api_key=key or NO_KEY, base_url=base_url, http_client=http,
                          timeout=ws.request_timeout, max_retries=retries)
 
 
 def _on_request(request: Any) -> None:
+    run = _inflight.get()
+    if run is not None:
+        run.on_request(request)  # refuses an attempt the caller no longer waits for
     attempts = _attempts.get()
     if attempts is not None:
         attempts.append({"status": None, "started": time.perf_counter()})
 
 
 def _on_response(response: Any) -> None:
+    run = _inflight.get()
+    if run is not None:
+        run.on_response(response)
     attempts = _attempts.get()
     if attempts:
         attempts[-1].update(status=response.status_code, ended=time.perf_counter())
+
+
+def _waited(ws: "Workspace", work: Callable[[Callable[[Any], None]], None],
+            cancel: threading.Event | None = None) -> Iterator[Any]:
+    """Run `work(put)` (the SDK call) on a worker thread; what it puts, as it comes, within the deadline."""
+    from .inflight import Inflight
+
+    run = Inflight(float(ws.request_timeout))
+    token = _inflight.set(run)
+    try:
+        run.start(work)
+    finally:
+        _inflight.reset(token)
+    return run.results(cancel)
 
 
 def complete(
@@ -165,10 +191,23 @@ def complete(
     api = client(ws)
     with _model_call(ws, request["model"], messages, tools, stream, conversation_id, purpose) as call:
         if stream:
-            with api.chat.completions.create(**request) as chunks:
-                call.out = _assemble(chunks, on_text, cancel)
+            def receive(put: Callable[[Any], None]) -> None:
+                with api.chat.completions.create(**request) as chunks:
+                    for chunk in chunks:
+                        put(chunk)
+
+            call.out = _assemble(_waited(ws, receive, cancel), on_text, cancel)
         else:
-            call.out = _from_response(api.chat.completions.create(**request))
+            answers = list(_waited(ws, lambda put: put(api.chat.completions.create(**request)), cancel))
+            if not answers:  # Stop pressed while waiting: the request was closed
+                call.out = Completion(finish_reason="cancelled", cancelled=True)
+            else:
+                call.out = _from_response(answers[0])
+                if not answers[0].choices:
+                    call.problem = ModelServiceError(
+                        "the model service answered with no choices (an empty answer), so nothing was added to "
+                        "the conversation. Call ws.conversation.retry(), or check the server's logs."
+                    )
     return call.out
 
 
@@ -194,7 +233,7 @@ def _model_call(
     try:
         yield call
     except BaseException as exc:
-        error = _translate(exc, ws, response_model)
+        error = _translate(exc, ws, response_model, attempts)
         _log_model(ws, name, messages, tools, stream, None, error, started, conversation_id, purpose, attempts)
         if error is exc:
             raise
@@ -206,7 +245,8 @@ def _model_call(
         raise call.problem
 
 
-def _translate(exc: BaseException, ws: "Workspace", response_model: type | None) -> BaseException:
+def _translate(exc: BaseException, ws: "Workspace", response_model: type | None,
+               attempts: list[dict[str, Any]] | None = None) -> BaseException:
     """The error the caller sees: the caller's own callback error unchanged, SDK errors mapped."""
     if isinstance(exc, _CallbackFailed):
         return exc.error
@@ -220,7 +260,7 @@ def _translate(exc: BaseException, ws: "Workspace", response_model: type | None)
             f"the model's answer does not match {response_model.__name__}: "
             f"{problems[0].get('msg') if problems else exc}. Try again, or use a stronger model."
         )
-    return map_error(exc, ws)
+    return map_error(exc, ws, attempts=attempts)
 
 
 class _CallbackFailed(Exception):
@@ -242,7 +282,8 @@ def _from_response(response: Any) -> Completion:
         for tc in msg.tool_calls or []:
             fn = getattr(tc, "function", None)
             if fn is not None:
-                out.tool_calls.append({"id": tc.id or _call_id(), "name": fn.name or "", "arguments": fn.arguments or ""})
+                out.tool_calls.append({"id": tc.id or _call_id(), "name": fn.name or "",
+                                       "arguments": _arguments_text(fn.arguments)})
     if response.usage is not None:
         out.prompt_tokens = response.usage.prompt_tokens or 0
         out.completion_tokens = response.usage.completion_tokens or 0
@@ -256,7 +297,6 @@ def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: thread
     slots: dict[int, dict[str, str]] = {}
     for chunk in chunks:
         if cancel is not None and cancel.is_set():
-            out.cancelled = True
             break
         if chunk.usage is not None:
             out.prompt_tokens = chunk.usage.prompt_tokens or 0
@@ -278,9 +318,10 @@ def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: thread
                 if d.function is not None:
                     if d.function.name and not slot["name"]:
                         slot["name"] = d.function.name
-                    slot["arguments"] += d.function.arguments or ""
+                    slot["arguments"] += _arguments_text(d.function.arguments)
             if choice.finish_reason:
                 out.finish_reason = choice.finish_reason
+    out.cancelled = cancel is not None and cancel.is_set()
     out.content = "".join(text) if text else None
     if out.cancelled:
         out.finish_reason = "cancelled"
@@ -289,6 +330,13 @@ def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: thread
     else:
         out.tool_calls = [{**s, "id": s["id"] or _call_id()} for _, s in sorted(slots.items())]
     return out
+
+
+def _arguments_text(value: Any) -> str:
+    """A tool call's arguments as the JSON text the API specifies; some servers send the object itself."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _call_id() -> str:
@@ -307,7 +355,8 @@ def parse_structured(
     name = model or ws.model
     api = client(ws)
     with _model_call(ws, name, messages, None, False, None, purpose, response_model) as call:
-        response = api.chat.completions.parse(model=name, messages=messages, response_format=response_model)
+        (response,) = _waited(ws, lambda put: put(
+            api.chat.completions.parse(model=name, messages=messages, response_format=response_model)))
         call.out = _from_response(response)
         parsed = response.choices[0].message.parsed if response.choices else None
         if parsed is None:
@@ -318,14 +367,20 @@ def parse_structured(
     return parsed  # type: ignore[return-value]
 
 
-def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
-    """The `halion_nb.errors` exception for an SDK (or transport) error, with what to do about it."""
+def map_error(exc: BaseException, ws: "Workspace | None" = None, *,
+              attempts: list[dict[str, Any]] | None = None) -> HalionError:
+    """The `halion_nb.errors` exception for an SDK (or transport) error, with what to do about it.
+
+    `attempts` (one dict per HTTP attempt, with its status) lets a timeout say what was tried.
+    """
     import openai
+
+    from .inflight import DeadlinePassed
 
     if isinstance(exc, HalionError):
         return exc
     timeout = getattr(ws, "request_timeout", None)
-    retries = ws.max_retries
+    retries = getattr(ws, "max_retries", "the SDK's")
     where = os.environ.get("OPENAI_BASE_URL") or "the OpenAI API"
     if ws is not None and ws.replay and where == "the OpenAI API" and not os.environ.get("OPENAI_API_KEY"):
         where = f"the recording {ws.replay.name}"
@@ -334,18 +389,18 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
     if isinstance(exc, _StreamEnded):
         mapped = ConnectionLost(
             f"the answer from {where} stopped before the model finished it (the stream ended without a "
-            f"finish_reason; {exc}). Nothing of it was kept: call conversation.retry()."
+            f"finish_reason; {exc}). Nothing of it was kept: call ws.conversation.retry()."
         )
-    elif isinstance(exc, openai.APITimeoutError):
+    elif isinstance(exc, (DeadlinePassed, openai.APITimeoutError)):
         within = f"within {timeout:g} s (ws.request_timeout)" if timeout else "in time"
         mapped = ServiceTimeout(
-            f"the model service did not answer {within}. "
+            f"the model service did not answer {within}{_tried(attempts)}. "
             "Try again, or raise ws.request_timeout for slow models."
         )
     elif isinstance(exc, openai.APIConnectionError):
         mapped = ConnectionLost(
             f"the connection to {where} failed or was cut midway ({_cause(exc)}). Check that the server is "
-            "running and OPENAI_BASE_URL is right, then call conversation.retry()."
+            "running and OPENAI_BASE_URL is right, then call ws.conversation.retry()."
         )
     elif isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
         mapped = AuthenticationFailed(
@@ -355,14 +410,14 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
     elif isinstance(exc, openai.RateLimitError):
         mapped = RateLimited(
             f"the model service is rate limiting requests (429 after {retries} retries: {detail}). "
-            "Wait a moment and call conversation.retry(), or raise ws.max_retries."
+            "Wait a moment and call ws.conversation.retry(), or raise ws.max_retries."
         )
     elif isinstance(exc, openai.InternalServerError) or (
         isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
     ):
         mapped = ServiceUnavailable(
             f"the model service failed ({exc.status_code} after {retries} retries: {detail}). "
-            "Try again later with conversation.retry()."
+            "Try again later with ws.conversation.retry()."
         )
     elif isinstance(exc, openai.NotFoundError):
         mapped = BadRequest(
@@ -372,7 +427,7 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
     elif isinstance(exc, openai.APIStatusError):
         mapped = BadRequest(
             f"the model service rejected the request ({exc.status_code}: {detail}). "
-            "Check the model name and the tools' schemas, then call conversation.retry()."
+            "Check the model name and the tools' schemas, then call ws.conversation.retry()."
         )
     elif isinstance(exc, (openai.APIResponseValidationError, ValueError)):
         mapped = ServiceUnavailable(
@@ -385,6 +440,15 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None) -> HalionError:
         mapped = ModelServiceError(f"the model request failed: {type(exc).__name__}: {_shorten(str(exc), 200)}")
     mapped.original = exc  # type: ignore[attr-defined]
     return mapped
+
+
+def _tried(attempts: list[dict[str, Any]] | None) -> str:
+    """", all 3 attempts included (the last answered HTTP 503)" when the SDK retried; else ""."""
+    if not attempts or len(attempts) < 2:
+        return ""
+    status = attempts[-1].get("status")
+    last = f" (the last answered HTTP {status})" if status else ""
+    return f", all {len(attempts)} attempts included{last}"
 
 
 def _service_message(exc: BaseException) -> str:

@@ -11,13 +11,13 @@ import socket
 from typing import Any
 
 from .fake_server import (
-    CutStream, Error, FakeOpenAI, Hang, Malformed, Reply, Scripted, ToolCall,
-    call, cut_stream, error, hang, malformed, reply,
+    CutStream, EmptyChoices, Error, FakeOpenAI, Hang, Malformed, Reply, Scripted, ToolCall,
+    call, cut_stream, empty_choices, error, hang, malformed, reply,
 )
 
 __all__ = [
-    "FakeOpenAI", "reply", "call", "error", "malformed", "cut_stream", "hang",
-    "Scripted", "Reply", "ToolCall", "Error", "Malformed", "CutStream", "Hang",
+    "FakeOpenAI", "reply", "call", "error", "malformed", "cut_stream", "hang", "empty_choices",
+    "Scripted", "Reply", "ToolCall", "Error", "Malformed", "CutStream", "Hang", "EmptyChoices",
     "NetworkBlocked", "NetworkGuard", "block_network",
 ]
 

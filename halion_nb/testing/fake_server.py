@@ -1,8 +1,9 @@
 """A real HTTP server on 127.0.0.1 that speaks OpenAI's Chat Completions, scripted reply by reply.
 
 Each POST to ``/v1/chat/completions`` pops the next scripted response (``reply``, ``error``,
-``malformed``, ``cut_stream``, ``hang``) and answers it as JSON or, when the request says
-``"stream": true``, as server-sent events. Every request body and its headers are recorded.
+``malformed``, ``cut_stream``, ``hang``, ``empty_choices``) and answers it as JSON or, when the
+request says ``"stream": true``, as server-sent events. Every request body and its headers are
+recorded, and so is a client that closes a request while it hangs (``closed_by_client``).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import itertools
 import json
 import logging
 import re
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -18,8 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
 __all__ = [
-    "FakeOpenAI", "Scripted", "Reply", "ToolCall", "Error", "Malformed", "CutStream", "Hang",
-    "reply", "call", "error", "malformed", "cut_stream", "hang",
+    "FakeOpenAI", "Scripted", "Reply", "ToolCall", "Error", "Malformed", "CutStream", "Hang", "EmptyChoices",
+    "reply", "call", "error", "malformed", "cut_stream", "hang", "empty_choices",
 ]
 
 log = logging.getLogger(__name__)
@@ -31,10 +34,10 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: 
 
 @dataclass(frozen=True)
 class ToolCall:
-    """One function call the fake model makes; ``arguments`` is sent verbatim."""
+    """One function call the fake model makes; ``arguments`` is sent verbatim (a dict as a JSON object)."""
 
     name: str
-    arguments: str
+    arguments: str | dict[str, Any]
     id: str | None = None
 
 
@@ -83,14 +86,26 @@ class CutStream(Scripted):
 
 @dataclass(frozen=True, kw_only=True)
 class Hang(Scripted):
-    """No answer for ``seconds`` (less if the server stops), then the connection just closes."""
+    """No answer for ``seconds`` (less if the server stops or the client closes the request), then the
+    connection just closes. A stream with ``after`` set first sends that many chunks of ``text``."""
 
     seconds: float = 30.0
+    after: int | None = None
+    text: str = "This answer starts, then the server goes quiet"
 
 
-def call(name: str, arguments: dict[str, Any] | str = "{}", *, id: str | None = None) -> ToolCall:
-    """A tool call; dict arguments are JSON-encoded, a str is sent as is (for broken JSON)."""
-    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+@dataclass(frozen=True, kw_only=True)
+class EmptyChoices(Scripted):
+    """A 200 answer whose ``choices`` list is empty (a stream: one chunk with no choices, then ``[DONE]``)."""
+
+
+def call(name: str, arguments: dict[str, Any] | str = "{}", *, id: str | None = None,
+         as_object: bool = False) -> ToolCall:
+    """A tool call; dict arguments are JSON-encoded, a str is sent as is (for broken JSON).
+
+    ``as_object=True`` sends a dict as a JSON object instead of a string, as some servers wrongly do.
+    """
+    args = arguments if isinstance(arguments, str) or as_object else json.dumps(arguments)
     return ToolCall(name=name, arguments=args, id=id)
 
 
@@ -124,9 +139,17 @@ def cut_stream(after: int = 3, text: str | None = None, *, delay: float = 0.0) -
     return CutStream(after=after, delay=delay, **({"text": text} if text is not None else {}))
 
 
-def hang(seconds: float = 30.0) -> Hang:
-    """Say nothing for ``seconds`` so that the client's timeout fires; ``stop()`` ends it early."""
-    return Hang(seconds=seconds)
+def hang(seconds: float = 30.0, *, after: int | None = None, text: str | None = None) -> Hang:
+    """Say nothing for ``seconds`` so that the client's timeout fires; ``stop()`` ends it early.
+
+    ``after=N``: a streamed answer sends its headers and N text chunks first, then goes quiet.
+    """
+    return Hang(seconds=seconds, after=after, **({"text": text} if text is not None else {}))
+
+
+def empty_choices(*, delay: float = 0.0) -> EmptyChoices:
+    """A 200 answer with ``"choices": []``."""
+    return EmptyChoices(delay=delay)
 
 
 def _pieces(text: str) -> list[str]:
@@ -134,7 +157,9 @@ def _pieces(text: str) -> list[str]:
     return re.findall(r"\s*\S+|\s+", text) or [text]
 
 
-def _fragments(arguments: str, parts: int = 3) -> list[str]:
+def _fragments(arguments: str | dict[str, Any], parts: int = 3) -> list[Any]:
+    if not isinstance(arguments, str):
+        return [arguments]  # an object cannot be split: sent whole in one delta
     size = max(1, -(-len(arguments) // parts))
     return [arguments[i:i + size] for i in range(0, len(arguments), size)]
 
@@ -186,8 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if scripted.delay and fake._stopping.wait(scripted.delay):
             return
-        if isinstance(scripted, Hang):
-            fake._stopping.wait(scripted.seconds)
+        if isinstance(scripted, Hang) and not (body.get("stream") and scripted.after is not None):
+            self._hold(fake, scripted.seconds)
         elif isinstance(scripted, Error):
             self._json(scripted.status, _error_body(scripted.status, scripted.message, scripted.type,
                                                     scripted.code), scripted.headers)
@@ -195,6 +220,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(fake, scripted, body)
         elif isinstance(scripted, Malformed):
             self._send(200, scripted.body.encode(), "application/json")
+        elif isinstance(scripted, EmptyChoices):
+            self._json(200, {**fake._head(body), "object": "chat.completion", "choices": [],
+                             "usage": {"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 1}})
         elif isinstance(scripted, CutStream):
             data = json.dumps(fake._completion(Reply(content=scripted.text), body)).encode()
             self._head(200, "application/json", {"Content-Length": str(len(data))})
@@ -207,16 +235,36 @@ class _Handler(BaseHTTPRequestHandler):
         self._head(200, "text/event-stream", {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"})
         if isinstance(scripted, Malformed):
             events: Iterator[str] = iter([scripted.body, "[DONE]"])
-        elif isinstance(scripted, CutStream):
-            events = itertools.islice(fake._chunks(Reply(content=scripted.text), body), scripted.after + 1)
+        elif isinstance(scripted, (CutStream, Hang)):
+            events = itertools.islice(fake._chunks(Reply(content=scripted.text), body), (scripted.after or 0) + 1)
+        elif isinstance(scripted, EmptyChoices):
+            events = iter([json.dumps({**fake._head(body), "object": "chat.completion.chunk", "choices": []}),
+                           "[DONE]"])
         else:
             assert isinstance(scripted, Reply)
             events = itertools.chain(fake._chunks(scripted, body), ["[DONE]"])
         for event in events:
             self.wfile.write(_chunked(f"data: {event}\n\n".encode()))
             self.wfile.flush()
-        if not isinstance(scripted, CutStream):
+        if isinstance(scripted, Hang):
+            self._hold(fake, scripted.seconds)
+        elif not isinstance(scripted, CutStream):
             self.wfile.write(b"0\r\n\r\n")
+
+    def _hold(self, fake: FakeOpenAI, seconds: float) -> None:
+        """Say nothing for `seconds`; return early when the server stops or the client closes the request."""
+        end = time.monotonic() + seconds
+        while not fake._stopping.is_set() and (left := end - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(0.05, left))
+            if readable:
+                try:
+                    data = self.connection.recv(1, socket.MSG_PEEK)
+                except OSError:
+                    data = b""
+                if not data:
+                    with fake._lock:
+                        fake._closed_by_client += 1
+                    return
 
     def _head(self, status: int, content_type: str, headers: dict[str, str]) -> None:
         self.close_connection = True
@@ -254,6 +302,7 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._call_ids = itertools.count(1)
+        self._closed_by_client = 0
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -313,6 +362,12 @@ class FakeOpenAI:
             return list(self._requests)
 
     @property
+    def closed_by_client(self) -> int:
+        """How many hanging answers the client closed before they ended (e.g. when a person pressed Stop)."""
+        with self._lock:
+            return self._closed_by_client
+
+    @property
     def request_headers(self) -> list[dict[str, str]]:
         """The headers (lower-cased names) of each request in ``requests``."""
         with self._lock:
@@ -338,7 +393,8 @@ class FakeOpenAI:
             prompt, completion = r.usage
         else:
             prompt = sum(len(str(m.get("content") or "").split()) + 3 for m in body.get("messages") or [])
-            completion = len((r.content or "").split()) + sum(len(tc.arguments) // 4 + 1 for tc in r.tool_calls)
+            completion = len((r.content or "").split()) + sum(
+                len(a if isinstance(a := tc.arguments, str) else json.dumps(a)) // 4 + 1 for tc in r.tool_calls)
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     @staticmethod

@@ -370,14 +370,14 @@ def test_a_server_that_hangs_times_out_from_config(
 
 def test_a_hang_retried_by_the_sdk_is_logged_then_answered(
         ws: Workspace, fake_openai: FakeOpenAI, fault: Any) -> None:
-    ws.request_timeout = 0.5
+    ws.request_timeout = 5  # the whole wait, retries included: the hang (then a dropped connection) fits in it
     ws.max_retries = 1  # type: ignore[attr-defined]
-    fake_openai.script(hang(10), reply("Sorry, I was slow."))
+    fake_openai.script(hang(0.4), reply("Sorry, I was slow."))
     assert chat(ws, "hello?", False).text == "Sorry, I was slow."
     assert_history(ws.conversation.messages, "hello?")
     retried, final = rows(ws)
     assert retried.meta == {"purpose": "chat", "attempt": 1, "status": None, "retried": True}
-    assert retried.error.startswith("no full answer (timeout") and retried.duration_ms >= 400
+    assert retried.error.startswith("no full answer (timeout") and retried.duration_ms >= 300
     assert final.error is None and final.meta["attempts"] == 2
     fault.survived()
 

@@ -18,7 +18,7 @@ import openai
 import pytest
 
 from halion_nb.testing import (
-    FakeOpenAI, NetworkBlocked, block_network, call, cut_stream, error, hang, malformed, reply,
+    FakeOpenAI, NetworkBlocked, block_network, call, cut_stream, empty_choices, error, hang, malformed, reply,
 )
 
 USER = [{"role": "user", "content": "hi there"}]
@@ -288,3 +288,45 @@ def test_autouse_guard_fails_a_test_that_swallowed_the_error(tmp_path: Path) -> 
                          env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
     assert "1 failed, 2 passed" in run.stdout, run.stdout
     assert "test_swallows" in run.stdout and "10.255.255.1:80" in run.stdout
+
+
+def test_empty_choices_answers_200_with_no_choices(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(empty_choices(), empty_choices())
+    assert client(fake_openai).chat.completions.create(model="m", messages=USER).choices == []
+    chunks = list(client(fake_openai).chat.completions.create(model="m", messages=USER, stream=True))
+    assert [c.choices for c in chunks] == [[]]
+
+
+def test_arguments_as_object_are_sent_as_a_json_object(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(*[reply(tool_calls=[call("add", {"a": 1}, as_object=True)])] * 2)
+    out = client(fake_openai).chat.completions.create(model="m", messages=USER)
+    assert out.choices[0].message.tool_calls[0].function.arguments == {"a": 1}  # what a broken server sends
+    chunks = client(fake_openai).chat.completions.create(model="m", messages=USER, stream=True)
+    sent = [d.function.arguments for c in chunks for d in (c.choices[0].delta.tool_calls or []) if c.choices]
+    assert sent == ["", {"a": 1}]
+
+
+def test_a_hang_after_some_chunks_streams_them_then_goes_quiet(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(hang(30, after=2, text="one two three"))
+    pieces = []
+    with pytest.raises(openai.APITimeoutError):
+        for chunk in client(fake_openai, timeout=0.5).chat.completions.create(model="m", messages=USER, stream=True):
+            pieces += [chunk.choices[0].delta.content] if chunk.choices[0].delta.content else []
+    assert pieces == ["one", " two"]
+
+
+def test_a_client_that_closes_a_hanging_request_is_counted(fake_openai: FakeOpenAI) -> None:
+    fake_openai.script(hang(30))
+    with socket.create_connection(("127.0.0.1", fake_openai.port)) as sock:
+        body = json.dumps({"model": "m", "messages": USER}).encode()
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        deadline = time.monotonic() + 5
+        while not fake_openai.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert fake_openai.closed_by_client == 0
+        sock.shutdown(socket.SHUT_RDWR)
+    deadline = time.monotonic() + 5
+    while fake_openai.closed_by_client == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake_openai.closed_by_client == 1

@@ -1,0 +1,143 @@
+"""One model request the caller can stop waiting for: Stop, or the person's ws.request_timeout.
+
+The SDK call runs on a daemon worker thread and hands over what it receives (the answer, or
+each stream chunk); the caller waits with a deadline and a cancel event. Giving up shuts the
+request's socket down, so the server sees the request closed and the worker ends at once,
+and refuses any attempt the SDK would still retry. The socket is found through httpcore's
+`trace` extension (at connect) and the response's `network_stream` extension (at headers):
+the model client keeps no idle connections, so every attempt connects anew and is seen.
+"""
+from __future__ import annotations
+
+import contextvars
+import queue
+import socket
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+import openai
+
+POLL = 0.05
+"""Seconds between two looks at the cancel event while waiting for the server."""
+_ITEM, _END, _ERROR = "item", "end", "error"
+
+
+class RequestAborted(openai.OpenAIError):
+    """The caller stopped waiting: raised to the SDK at its next attempt, which it does not retry."""
+
+
+class DeadlinePassed(Exception):
+    """Nothing arrived from the server for `timeout` seconds, all the SDK's attempts included."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"nothing arrived within {timeout:g} s")
+        self.timeout = timeout
+
+
+class Inflight:
+    """A request on its worker thread: `start(work)`, then iterate `results(cancel)`."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.aborted = threading.Event()
+        self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
+        self._streams: list[Any] = []
+        self._lock = threading.Lock()
+
+    def start(self, work: Callable[[Callable[[Any], None]], None]) -> None:
+        """Run `work(put)` on a daemon thread in a copy of the caller's context (hooks see this request)."""
+        context = contextvars.copy_context()
+
+        def run() -> None:
+            try:
+                work(self._put)
+            except BaseException as exc:  # handed to the caller, who raises it (or has stopped listening)
+                self._queue.put((_ERROR, exc))
+            else:
+                self._queue.put((_END, None))
+
+        threading.Thread(target=context.run, args=(run,), name="halion-model-request", daemon=True).start()
+
+    def _put(self, item: Any) -> None:
+        if self.aborted.is_set():
+            raise RequestAborted("the caller stopped waiting for this model request")
+        self._queue.put((_ITEM, item))
+
+    def results(self, cancel: threading.Event | None = None) -> Iterator[Any]:
+        """What the worker hands over, as it comes; ends early (request closed) once `cancel` is set.
+
+        Raises DeadlinePassed when nothing came for `timeout` seconds; the worker's own error as is.
+        """
+        finished = False
+        try:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    return
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    raise DeadlinePassed(self.timeout)
+                try:
+                    kind, value = self._queue.get(timeout=min(POLL, left) if cancel is not None else left)
+                except queue.Empty:
+                    continue
+                if kind == _ITEM:
+                    self.deadline = time.monotonic() + self.timeout
+                    yield value
+                elif kind == _ERROR:
+                    finished = True
+                    raise value
+                else:
+                    finished = True
+                    return
+        finally:
+            if not finished:  # cancelled, timed out, or the caller left (an error, KeyboardInterrupt)
+                self.abort()
+
+    def abort(self) -> None:
+        """Close the request now: its socket is shut down and no further attempt is sent."""
+        self.aborted.set()
+        with self._lock:
+            streams = list(self._streams)
+        for stream in streams:
+            _shut_down(stream)
+
+    # hooks, called on the worker thread by the HTTP client
+
+    def on_request(self, request: Any) -> None:
+        """Before each attempt: refuse it once aborted; bound it by the time left; watch its connection."""
+        left = self.deadline - time.monotonic()
+        if self.aborted.is_set() or left <= 0:
+            raise RequestAborted("the caller stopped waiting for this model request")
+        timeouts = request.extensions.get("timeout") or {}
+        request.extensions["timeout"] = {
+            k: left if v is None else min(v, left) for k, v in {"connect": None, "read": None, "write": None,
+                                                                "pool": None, **timeouts}.items()
+        }
+        request.extensions["trace"] = self._trace
+
+    def on_response(self, response: Any) -> None:
+        self._track(response.extensions.get("network_stream"))
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".complete"):
+            self._track(info.get("return_value"))
+
+    def _track(self, stream: Any) -> None:
+        if not hasattr(stream, "get_extra_info"):
+            return
+        with self._lock:
+            self._streams.append(stream)
+        if self.aborted.is_set():  # connected just as the caller gave up
+            _shut_down(stream)
+
+
+def _shut_down(stream: Any) -> None:
+    """Shut the stream's socket down (a blocked read in another thread returns at once; close() would not)."""
+    try:
+        sock = stream.get_extra_info("socket")
+        if sock is not None:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, also for an SSLSocket
+    except (OSError, ValueError):  # already closed
+        pass
