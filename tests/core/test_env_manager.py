@@ -1,6 +1,7 @@
 """Secrets in .halion/.env: stored safely, loaded on open, never shown."""
 from __future__ import annotations
 
+import html
 import json
 import os
 import stat
@@ -308,3 +309,25 @@ def test_json_words_stored_as_values_are_not_redacted_out_of_json(env_file: Path
     env.set("MY_API_KEY", SECRET)
     text = json.dumps({"stream": True, "key": SECRET})
     assert json.loads(env.redact(text)) == {"stream": True, "key": "***"}
+
+
+def test_a_numeric_value_is_never_redacted_inside_numbers_or_json(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEARCH_LIMIT", raising=False)
+    env = EnvManager(env_file)
+    env.set("SEARCH_LIMIT", "1000")
+    env.set("MY_API_KEY", SECRET)
+    text = json.dumps({"total": 21000, "limit": 1000, "page": "1000", "key": SECRET})
+    assert json.loads(env.redact(text)) == {"total": 21000, "limit": 1000, "page": "1000", "key": "***"}
+
+
+def test_a_url_quoted_or_html_escaped_secret_is_redacted(env_file: Path) -> None:
+    from urllib.parse import quote, quote_plus
+
+    env = EnvManager(env_file)
+    value = "p@ss w/rd&<key>é"
+    env.set("MY_API_KEY", value)
+    for shown in (quote(value), quote(value, safe=""), quote_plus(value), html.escape(value),
+                  json.dumps(value, ensure_ascii=True)[1:-1], repr(value)[1:-1]):
+        assert env.redact(f"GET /x?token={shown} failed") == "GET /x?token=*** failed", shown
+    stream = env.stream_redactor()
+    assert stream.feed("token p@ss") == "token " and stream.feed(" w/rd&<key>é!") == "***!"
