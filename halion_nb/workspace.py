@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .mcp.client import McpServers
     from .services.chains import Chains
     from .services.authoring import ToolAuthor
+    from .services.batch import BatchRunner
     from .services.chat import ChatResult, Conversation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,7 +44,7 @@ class Workspace:
         self.env = EnvManager(self.state_dir / ".env", sources=self._tool_sources)
         self.env.load()
         self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"),
-                                  author=self._tool_author)
+                                  author=self._tool_author, batch=self._batch_runner)
         self.log = CallLog(self.state_dir / "calls.sqlite", redact=self.env.redact)
         self.tools.invoker = Invoker(self.tools, log=self.log, redact=self.env.redact,
                                      timeout=lambda: float(self.tool_timeout), approver=lambda: self.approver)
@@ -67,6 +68,11 @@ class Workspace:
         from .services.authoring import ToolAuthor
 
         return ToolAuthor(self)
+
+    def _batch_runner(self) -> "BatchRunner":
+        from .services.batch import BatchRunner
+
+        return BatchRunner(self)
 
     def _tool_sources(self) -> dict[str, str]:
         return {t.name: t.source or "" for t in self.tools.all()}

@@ -29,6 +29,12 @@ class Author(Protocol):
     def accept(self, draft: Any, **options: Any) -> Tool: ...
 
 
+class Mapper(Protocol):
+    """Runs a tool over many inputs (`services.batch.BatchRunner`)."""
+
+    def map_tool(self, name: str, inputs: Any, **options: Any) -> Any: ...
+
+
 @dataclass
 class LoadReport:
     """What `ToolRegistry.load` did: the tools loaded and each broken file with its error."""
@@ -45,10 +51,12 @@ class LoadReport:
 class ToolRegistry:
     """Register, look up, switch on and off, save and load tools."""
 
-    def __init__(self, tools_dir: Path, manager: ToolManager, author: Callable[[], Author] | None = None) -> None:
+    def __init__(self, tools_dir: Path, manager: ToolManager, author: Callable[[], Author] | None = None,
+                 batch: Callable[[], Mapper] | None = None) -> None:
         self.dir = Path(tools_dir)
         self.manager = manager
         self._author_factory = author
+        self._batch_factory = batch
         self._author: Author | None = None
         self._tools: dict[str, Tool] = {}
         self._listeners: list[Listener] = []
@@ -181,6 +189,15 @@ class ToolRegistry:
     def log_outcome(self, outcome: ToolOutcome, **options: Any) -> int | None:
         """Write an outcome produced elsewhere (a batch worker) to this workspace's log."""
         return self.invoker.log_outcome(outcome, **options)
+
+    def map(self, name: str, inputs: Any, **options: Any) -> Any:
+        """Call the tool once per input, on threads or a Dask cluster; returns a `BatchRun` (services/batch.py).
+
+        Options: executor, max_workers, progress, wait.
+        """
+        if self._batch_factory is None:
+            raise ConfigError("batch runs need a Workspace: use ws.tools.map(...) on a Workspace.")
+        return self._batch_factory().map_tool(name, inputs, **options)
 
     # runtime state
     def require_approval(self, name: str, on: bool = True) -> None:

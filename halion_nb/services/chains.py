@@ -29,6 +29,7 @@ from ..models import Ref, Toolchain, ToolchainDraft, ToolchainStep
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
+    from .batch import BatchRun
 
 log = logging.getLogger(__name__)
 
@@ -397,6 +398,15 @@ class Chains:
         if message not in self._warned:
             self._warned.add(message)
             log.warning(message)
+
+    def map(self, name: str, inputs: Any, **options: Any) -> BatchRun:
+        """Run the chain once per input (a list of dicts, a DataFrame, a CSV/JSONL path) on threads or Dask.
+
+        Options: executor (None: threads; a dask Client or scheduler address), max_workers, progress, wait.
+        """
+        from .batch import BatchRunner
+
+        return BatchRunner(self.ws).map_chain(name, inputs, **options)
 
     # chains as tools
     def as_tool(self, chain: Toolchain | str) -> Tool:
