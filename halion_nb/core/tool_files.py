@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import linecache
 import pprint
+import symtable
 import sys
 import textwrap
 import types
@@ -87,6 +88,7 @@ def render_tool_file(tool: Tool) -> str:
             f"Tool '{tool.name}' has no source code to save (it was defined where Python keeps no source). "
             "Define it in a %%tool cell or a .py file."
         )
+    _check_own_code(tool)
     body = strip_schema(tool.source)
     if not any(tool.name in _bound_names(node) for node in ast.parse(body).body):  # `--name` differs from the def
         body = f"{body.rstrip()}\n\n{tool.name} = {tool.function.__name__}\n"
@@ -98,29 +100,65 @@ def render_tool_file(tool: Tool) -> str:
     return text
 
 
+def _check_own_code(tool: Tool) -> None:
+    """Refuse, in one line, code a `.py` file cannot hold: IPython syntax, a closure's variables."""
+    assert tool.source is not None
+    try:
+        ast.parse(tool.source)
+    except SyntaxError as exc:
+        magic = next((f"line {i}: {line.strip()}" for i, line in enumerate(tool.source.splitlines(), 1)
+                      if line.lstrip().startswith(("%", "!"))), None)
+        if magic:
+            raise ToolDefinitionError(
+                f"Tool '{tool.name}': its cell holds IPython syntax ({magic}), which a plain .py file cannot run. "
+                "Move those lines to another cell and save again."
+            ) from None
+        raise ToolDefinitionError(
+            f"Tool '{tool.name}': its source cannot be read as Python (line {exc.lineno}: {exc.msg})."
+        ) from None
+    target = inspect.unwrap(tool.function)
+    free = getattr(getattr(target, "__code__", None), "co_freevars", ())
+    if free:
+        raise ToolDefinitionError(
+            f"Tool '{tool.name}' is made inside another function and uses its {', '.join(map(repr, free))}, "
+            "which a file cannot hold. Define the tool at the top level of a cell."
+        )
+
+
 def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
     """Import lines and notebook-defined helpers for names the body uses but does not define.
 
     Helpers (functions, classes, literal constants from earlier cells) are copied in, and
-    what they use in turn is resolved the same way.
+    what they use in turn is resolved the same way. A notebook global wins over a builtin
+    of the same name, as it did in the notebook.
     """
     imports: set[str] = set()
     helpers: dict[str, str] = {}
     needs: dict[str, list[str]] = {}
     defined: set[str] = set()
-    pending: list[tuple[str, str, dict[str, Any]]] = [("", body, getattr(fn, "__globals__", {}))]
+    body_bound: set[str] = set()
+    pending: list[tuple[str, str, dict[str, Any]]] = [("", body, getattr(inspect.unwrap(fn), "__globals__", {}))]
     while pending:
         owner, code, scope = pending.pop()
         tree = ast.parse(code)
-        defined |= _top_level_names(tree)
-        used = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
-        needs[owner] = [name for name in used if name in helpers]
-        for name in used:
-            if name in defined or hasattr(builtins, name):
+        bound, reads, eager, quoted, global_writes = _module_names(code, tree)
+        if owner:
+            defined |= bound
+        else:
+            body_bound = bound
+        needs[owner] = [name for name in sorted(reads) if name in helpers]
+        star = any(a.name == "*" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names)
+        for name in sorted(reads):
+            if name in defined or (name.startswith("__") and name.endswith("__")):
                 continue
-            if name not in scope:
-                if any(a.name == "*" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names):
-                    continue  # `from x import *`: no telling what it defines
+            if name in body_bound and not (owner and name in eager):
+                # The body binds it, but helpers come first in the file: they get the modules it imports.
+                if owner and name in scope and (line := _import_line(name, scope[name])):
+                    imports.add(line)
+                continue
+            if name not in scope or scope[name] is getattr(builtins, name, _ABSENT):
+                if hasattr(builtins, name) or name in global_writes or name in quoted or star:
+                    continue  # a builtin; a global a function sets; a word in a string; `from x import *`
                 raise ToolDefinitionError(
                     f"Tool '{fn.__name__}' uses '{name}', which is not defined where the tool was made "
                     "(an exported %%tool cell sees only the imports of earlier cells). "
@@ -129,11 +167,11 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
             value = scope[name]
             if line := _import_line(name, value):
                 imports.add(line)
-            elif (helper := _helper_source(name, value)) is not None:
+            elif (helper := _helper_source(fn.__name__, name, value)) is not None:
                 helpers[name] = helper
                 needs[owner].append(name)
                 defined.add(name)
-                pending.append((name, helper, getattr(value, "__globals__", None) or scope))
+                pending.append((name, helper, getattr(inspect.unwrap(value), "__globals__", None) or scope))
             else:
                 raise ToolDefinitionError(
                     f"Tool '{fn.__name__}' uses '{name}', defined elsewhere in the notebook as a "
@@ -155,39 +193,82 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
     return ["\n".join(sorted(imports))] + code if imports else code
 
 
+_ABSENT = object()
+
+
+def _module_names(code: str, tree: ast.Module) -> tuple[set[str], set[str], set[str], set[str], set[str]]:
+    """What `code` binds at module level; the module globals it reads (from any scope, its
+    annotations included); those it reads while the module runs (decorators, base classes,
+    defaults); those only a string annotation names (needed if they exist); and the globals
+    its functions assign (`global x; x = ...`)."""
+    table = symtable.symtable(code, "<tool file>", "exec")
+    bound = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    eager = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+    reads = set(eager)
+    quoted: set[str] = set()
+    global_writes: set[str] = set()
+    stack = list(table.get_children())
+    while stack:
+        scope = stack.pop()
+        stack += scope.get_children()
+        for symbol in scope.get_symbols():
+            if symbol.is_global() and symbol.is_referenced():
+                reads.add(symbol.get_name())
+            if symbol.is_declared_global() and symbol.is_assigned():
+                global_writes.add(symbol.get_name())
+    for node in ast.walk(tree):  # `from __future__ import annotations` hides these from symtable
+        annotations = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            annotations = [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                                  args.vararg, args.kwarg] if a and a.annotation]
+            annotations += [node.returns] if node.returns else []
+        elif isinstance(node, ast.AnnAssign):
+            annotations = [node.annotation]
+        for annotation in annotations:
+            found, only_quoted = _names_in_annotation(annotation)
+            eager |= found
+            quoted |= only_quoted
+    return bound, (reads | eager | quoted) - bound, eager, quoted - eager - reads, global_writes
+
+
+def _names_in_annotation(node: ast.expr) -> tuple[set[str], set[str]]:
+    """Names an annotation uses, and those only its strings name (`"Route"`, `list["Point"]`)."""
+    names: set[str] = set()
+    quoted: set[str] = set()
+    stack = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.Name):
+            names.add(sub.id)
+        elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            try:
+                found, more = _names_in_annotation(ast.parse(sub.value.strip(), mode="eval").body)
+            except SyntaxError:
+                continue
+            quoted |= found | more
+        elif isinstance(sub, ast.Subscript):
+            stack.append(sub.value)
+            kind = sub.value.attr if isinstance(sub.value, ast.Attribute) else getattr(sub.value, "id", "")
+            items = sub.slice.elts if isinstance(sub.slice, ast.Tuple) else [sub.slice]
+            if kind == "Literal":
+                continue  # values, not types
+            stack += items[:1] if kind == "Annotated" else items
+            if kind == "Annotated":
+                stack += [n for item in items[1:] for n in ast.walk(item) if isinstance(n, ast.Name)]
+        elif isinstance(sub, ast.Call):  # Field(description="..."): its strings are text
+            stack += [n for n in ast.walk(sub) if isinstance(n, ast.Name)]
+        else:
+            stack += list(ast.iter_child_nodes(sub))
+    return names, quoted - names
+
+
 def _bound_names(node: ast.stmt) -> set[str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {node.name}
     if isinstance(node, ast.Assign):
         return {t.id for t in node.targets if isinstance(t, ast.Name)}
     return set()
-
-
-def _top_level_names(tree: ast.Module) -> set[str]:
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    # Names bound inside functions are local: treat every bound name as defined.
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-            names.add(n.id)
-        elif isinstance(n, ast.arguments):
-            names |= {a.arg for a in [*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg] if a}
-        elif isinstance(n, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in n.names}
-        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(n.name)
-        elif isinstance(n, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and n.name:
-            names.add(n.name)
-        elif isinstance(n, ast.MatchMapping) and n.rest:
-            names.add(n.rest)
-    return names
 
 
 def _import_line(name: str, value: Any) -> str | None:
@@ -211,20 +292,52 @@ def _import_line(name: str, value: Any) -> str | None:
     return None
 
 
-def _helper_source(name: str, value: Any) -> str | None:
-    """Source of a class/function or literal constant the person defined in the notebook."""
-    if isinstance(value, (types.FunctionType, type)):
+def _helper_source(tool: str, name: str, value: Any) -> str | None:
+    """Source that binds `name` to `value` as the notebook did: a function or class the person
+    defined (decorators kept), or a literal constant. None when no source can."""
+    target = inspect.unwrap(value) if callable(value) else value  # @functools.lru_cache, @wraps-style
+    if isinstance(target, types.FunctionType):
+        if target.__code__.co_freevars:
+            raise ToolDefinitionError(
+                f"Tool '{tool}' uses '{name}', a function made inside another function (it keeps "
+                f"{', '.join(target.__code__.co_freevars)} from there), which a file cannot hold. "
+                "Define it at the top level of a cell."
+            )
         try:
-            return textwrap.dedent(inspect.getsource(value)).rstrip()
+            source = textwrap.dedent(inspect.getsource(value)).rstrip()
         except (OSError, TypeError):
-            return _cell_class_source(value) if isinstance(value, type) else None
-    if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict)):
+            return None
+        return _binding(name, source)
+    if isinstance(value, type):
+        try:
+            source = textwrap.dedent(inspect.getsource(value)).rstrip()
+        except (OSError, TypeError):
+            source = _cell_class_source(value)
+        return _binding(name, source) if source is not None else None
+    if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict, set)):
         text = repr(value)
         try:
             if ast.literal_eval(text) == value:
                 return f"{name} = {text}"
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
             return None
+    return None
+
+
+def _binding(name: str, source: str) -> str | None:
+    """`source` (one def, class or `name = lambda ...`) made to bind `name`: `alias = helper`."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    if len(tree.body) != 1:
+        return None
+    node = tree.body[0]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return source if node.name == name else f"{source}\n\n{name} = {node.name}"
+    if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda)
+            and [t.id for t in node.targets if isinstance(t, ast.Name)] == [name]):
+        return source
     return None
 
 
@@ -267,7 +380,7 @@ def load_tool_file(path: Path) -> Tool:
         sys.modules.pop(module_name, None)
         raise ToolLoadError(f"{path.name}: {type(exc).__name__}: {exc}") from exc
     fn = getattr(module, name, None)
-    if not inspect.isfunction(fn):
+    if not (callable(fn) and inspect.isfunction(inspect.unwrap(fn))):  # @functools.lru_cache keeps __wrapped__
         raise ToolLoadError(f"{path.name}: defines no function named '{name}' (file name must equal the tool name).")
     schema = getattr(module, "schema", None)
     function = schema.get("function") if isinstance(schema, dict) else None
