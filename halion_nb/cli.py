@@ -16,6 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run a demo notebook end to end in a fresh kernel")
     demo.add_argument("name", nargs="?", default="quickstart", help="notebook name (default: quickstart)")
     demo.add_argument("--output", help="where to write the executed notebook")
+    mcp = sub.add_parser("mcp", help="serve the workspace's active tools to MCP clients (extra [mcp])")
+    mcp.add_argument("--workspace", help="workspace folder (default: $HALION_HOME, else the current directory)")
+    mcp.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
+    mcp.add_argument("--host", default="127.0.0.1", help="HTTP address to listen on (default: 127.0.0.1)")
+    mcp.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765)")
+    mcp.add_argument("--allow", action="append", default=[], metavar="NAME",
+                     help="also serve this tool, which needs approval (repeatable)")
     args = parser.parse_args(argv)
     try:
         if args.command == "export":
@@ -23,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
 
             for path in export_tools(args.notebook, tools_dir=args.tools_dir):
                 print(f"wrote {path}")
+        elif args.command == "mcp":
+            from .mcp.server import run_cli
+
+            run_cli(args.workspace, transport=args.transport, host=args.host, port=args.port, allow=args.allow)
         else:
             from .demo import run_demo
 

@@ -93,6 +93,12 @@ class McpTool(Tool):
         """None: the code runs in the MCP server, not here."""
         return None
 
+    @property
+    def version(self) -> str | None:
+        """sha256 (12 hex) of the server, the tool's name and its schema: what the log can tell apart."""
+        text = json.dumps([self.server, self.remote_name, self.spec.parameters], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
     def validate(self, arguments: dict[str, Any] | str | bytes | None) -> dict[str, Any]:
         """The arguments as a dict, checked against the server's JSON Schema (every problem listed)."""
         if arguments is None or arguments == "":

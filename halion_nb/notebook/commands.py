@@ -1,15 +1,18 @@
 """The `%halion` subcommands: each parses its words, calls the Workspace, displays the result.
 
 Subcommands register with `@command`; `%halion help` and the README's magics reference are
-generated from what they declare, so the documentation cannot drift.
+generated from what they declare, so the documentation cannot drift. A command that fails
+fails its cell the way IPython's own magics do: `IPython.core.error.UsageError`, shown as one
+line without a traceback, and a notebook run (nbclient, `halion demo`, CI) stops there.
 """
 from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
+
+from IPython.core import error as ipython_error
 
 from ..errors import HalionError
 
@@ -31,7 +34,7 @@ class Command:
 
 
 class UsageError(HalionError):
-    """Words `%halion` does not understand; shown as a one-line usage, never a traceback."""
+    """Words `%halion` does not understand; the cell fails with a one-line usage, never a traceback."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,7 +69,7 @@ def arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
 
 def _load_all() -> None:
     from . import tool_commands  # noqa: F401  (each module registers its subcommands)
-    for module in ("chat_commands", "chain_commands", "env_commands", "panel_commands"):
+    for module in ("chat_commands", "chain_commands", "env_commands", "panel_commands", "mcp_commands"):
         try:
             __import__(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:
@@ -86,13 +89,13 @@ def help_text() -> str:
 
 
 def run_command(shell: Any, line: str, cell: str | None) -> Any:
-    """Parse and run one `%halion` line; usage and HalionErrors print one clear message."""
+    """Parse and run one `%halion` line; usage and HalionErrors fail the cell with one clear message."""
     _load_all()
     head, text = (line.split(None, 1) + ["", ""])[:2]
     try:
         words = [head] if head in COMMANDS and COMMANDS[head].raw else shlex.split(line)
     except ValueError as exc:
-        return _fail(f"cannot parse the line ({exc}); check the quotes.")
+        fail(f"cannot parse the line ({exc}); check the quotes.")
     if not words or words[0] in ("help", "-h", "--help"):
         print(help_text())
         return None
@@ -100,16 +103,19 @@ def run_command(shell: Any, line: str, cell: str | None) -> Any:
     found = COMMANDS.get(name)
     if found is None:
         known = ", ".join(COMMANDS)
-        return _fail(f"unknown subcommand '{name}'. Known: {known}. Try %halion help.")
+        fail(f"unknown subcommand '{name}'. Known: {known}. Try %halion help.")
     try:
         args = argparse.Namespace(text=text.strip()) if found.raw else found.parser.parse_args(rest)
         return found.handler(shell, args, cell)
     except UsageError as exc:
-        return _fail(str(exc))
+        fail(str(exc))
     except HalionError as exc:
-        return _fail(str(exc))
+        fail(str(exc))
 
 
-def _fail(message: str) -> None:
-    print(f"halion: {message}", file=sys.stderr)
-    return None
+def fail(message: str) -> NoReturn:
+    """Fail the cell as IPython's own magics do: `UsageError: halion: MESSAGE`, no traceback, the run stops."""
+    head, sep, usage = message.partition("\nusage: ")
+    if sep:  # the usage goes on the same line
+        message = f"{head}; usage: {' '.join(usage.split())}"
+    raise ipython_error.UsageError(f"halion: {message}")
