@@ -6,6 +6,7 @@ import builtins
 import importlib.util
 import inspect
 import linecache
+import os
 import pprint
 import symtable
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ToolDefinitionError, ToolLoadError
+from .env_manager import looks_secret
 from .tool import Tool
 
 _DECORATORS_TO_DROP = {"tool"}
@@ -96,8 +98,49 @@ def render_tool_file(tool: Tool) -> str:
     schema = pprint.pformat(tool.schema, indent=1, width=100, sort_dicts=False)
     parts = [*preamble, body.rstrip(), f"schema = {schema}"]
     text = "\n\n".join(p for p in parts if p) + "\n"
+    if variable := secret_in(text):
+        line = next(i for i, row in enumerate(text.splitlines(), 1) if secret_in(row) == variable)
+        raise ToolDefinitionError(
+            f"Tool '{tool.name}': its file would hold the value of the environment variable {variable} "
+            f"(line {line}); a tool file never holds a secret. Read it in the tool with os.environ[{variable!r}]."
+        )
     compile(text, f"{tool.name}.py", "exec")
     return text
+
+
+def environment_variable_of(value: str) -> str | None:
+    """The environment variable whose value `value` is (a secret-looking name first), if any.
+
+    Short values are left alone unless the variable's name says it is a secret: `"1"` or
+    `"en"` being some variable's value says nothing about where a constant came from.
+    """
+    if not value or not _can_hide(value):
+        return None
+    found = sorted((not looks_secret(k), k) for k, v in os.environ.items()
+                   if v == value and (looks_secret(k) or len(value) >= _MIN_PLAIN))
+    return found[0][1] if found else None
+
+
+def secret_in(text: str) -> str | None:
+    """The secret-looking environment variable whose value appears in `text` (as is or escaped)."""
+    for key, value in sorted(os.environ.items()):
+        if looks_secret(key) and _can_hide(value) and (value in text or repr(value)[1:-1] in text):
+            return key
+    return None
+
+
+_MIN_PLAIN = 8
+
+
+def _can_hide(value: str) -> bool:
+    """Values that can be a secret: 4 characters or more, not a number or a JSON word."""
+    if len(value) < 4 or value.lower() in ("true", "false", "null"):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
 
 
 def _check_own_code(tool: Tool) -> None:
@@ -171,7 +214,8 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
                 helpers[name] = helper
                 needs[owner].append(name)
                 defined.add(name)
-                pending.append((name, helper, getattr(inspect.unwrap(value), "__globals__", None) or scope))
+                home = getattr(inspect.unwrap(value), "__globals__", None) or scope
+                pending.append((name, helper, {**home, "os": os} if helper.startswith(f"{name} = os.environ") else home))
             else:
                 raise ToolDefinitionError(
                     f"Tool '{fn.__name__}' uses '{name}', defined elsewhere in the notebook as a "
@@ -314,8 +358,15 @@ def _helper_source(tool: str, name: str, value: Any) -> str | None:
         except (OSError, TypeError):
             source = _cell_class_source(value)
         return _binding(name, source) if source is not None else None
+    if isinstance(value, str) and (variable := environment_variable_of(value)):
+        return f"{name} = os.environ.get({variable!r})"  # a tool file never holds a secret
     if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict, set)):
         text = repr(value)
+        if variable := secret_in(text):
+            raise ToolDefinitionError(
+                f"Tool '{tool}' uses '{name}', which holds the value of the environment variable {variable}; "
+                f"a tool file never holds a secret. Build it inside the tool from os.environ[{variable!r}]."
+            )
         try:
             if ast.literal_eval(text) == value:
                 return f"{name} = {text}"

@@ -1,8 +1,10 @@
 """Function → argument model and OpenAI parameters schema (strict when the types allow it)."""
 from __future__ import annotations
 
+import ast
 import copy
 import inspect
+import textwrap
 import typing
 from functools import cached_property
 from typing import Any, Callable
@@ -19,12 +21,15 @@ class FunctionSpec:
     """What a function says about itself: description, argument model and, built on first
     use, its JSON schemas (registering many tools stays cheap; the model's request pays once)."""
 
-    def __init__(self, name: str, description: str, args_model: type[BaseModel], field_names: dict[str, str]) -> None:
+    def __init__(self, name: str, description: str, args_model: type[BaseModel], field_names: dict[str, str],
+                 env_defaults: frozenset[str] = frozenset()) -> None:
         self.name = name
         self.description = description
         self.args_model = args_model
         self.field_names = field_names
         """Parameter name → field name in `args_model` (fields are prefixed to avoid clashes)."""
+        self.env_defaults = env_defaults
+        """Parameters whose default came from the environment: never shown, never sent."""
 
     @cached_property
     def loose_parameters(self) -> dict[str, Any]:
@@ -36,6 +41,11 @@ class FunctionSpec:
                 f"Tool '{self.name}': its parameter types cannot become a JSON schema ({exc})."
             ) from exc
         loose.setdefault("properties", {})
+        for param in self.env_defaults:
+            prop = loose["properties"].get(param, {})
+            prop.pop("default", None)
+            prop["description"] = f"{prop['description']} (from the environment)" if prop.get("description") else (
+                "(from the environment)")
         return loose
 
     @cached_property
@@ -93,6 +103,7 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
     summary, param_docs = parse_docstring(fn.__doc__)
     fields: dict[str, Any] = {}
     field_names: dict[str, str] = {}
+    from_env = _defaults_from_environment(fn, signature)
     for param in signature.parameters.values():
         _check_parameter(name, param, hints)
         annotation = hints[param.name]
@@ -114,7 +125,35 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
         )
     except Exception as exc:
         raise ToolDefinitionError(f"Tool '{name}': its parameter types are not supported ({exc}).") from exc
-    return FunctionSpec(name, (description if description is not None else summary) or "", model, field_names)
+    return FunctionSpec(name, (description if description is not None else summary) or "", model, field_names,
+                        from_env)
+
+
+def _defaults_from_environment(fn: Callable[..., Any], signature: inspect.Signature) -> frozenset[str]:
+    """Parameters whose default reads the environment (`os.environ.get(...)`, `os.getenv(...)`)
+    or is the value of an environment variable: a secret, as far as anyone can tell."""
+    from .tool_files import environment_variable_of
+
+    found = {p.name for p in signature.parameters.values()
+             if isinstance(p.default, str) and environment_variable_of(p.default)}
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(fn))))
+    except (OSError, TypeError, SyntaxError):
+        return frozenset(found)
+    node = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if node is None:
+        return frozenset(found)
+    positional = [*node.args.posonlyargs, *node.args.args]
+    pairs = list(zip(positional[len(positional) - len(node.args.defaults):], node.args.defaults))
+    pairs += [(a, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+    for arg, default in pairs:
+        if any(isinstance(n, ast.Attribute) and n.attr in _ENV_READS or isinstance(n, ast.Name) and n.id in _ENV_READS
+               for n in ast.walk(default)):
+            found.add(arg.arg)
+    return frozenset(found)
+
+
+_ENV_READS = {"environ", "getenv", "getenvb", "environb"}
 
 
 def _check_parameter(tool: str, param: inspect.Parameter, hints: dict[str, Any]) -> None:
