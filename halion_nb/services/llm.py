@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import openai
     from pydantic import BaseModel
 
+    from ..core.redaction import StreamRedactor
     from ..workspace import Workspace
     from .inflight import Inflight
 
@@ -196,7 +197,7 @@ def complete(
                     for chunk in chunks:
                         put(chunk)
 
-            call.out = _assemble(_waited(ws, receive, cancel), on_text, cancel)
+            call.out = _assemble(_waited(ws, receive, cancel), on_text, cancel, ws.env.stream_redactor())
         else:
             answers = list(_waited(ws, lambda put: put(api.chat.completions.create(**request)), cancel))
             if not answers:  # Stop pressed while waiting: the request was closed
@@ -290,8 +291,18 @@ def _from_response(response: Any) -> Completion:
     return out
 
 
-def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: threading.Event | None) -> Completion:
-    """Collect a stream: text deltas to `on_text` as they come, tool-call deltas joined by index."""
+def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: threading.Event | None,
+              shown: "StreamRedactor") -> Completion:
+    """Collect a stream: text deltas to `on_text` as they come (through `shown`, so that no part of a
+    secret is ever shown, not even its first characters), tool-call deltas joined by index."""
+
+    def show(text: str) -> None:
+        if on_text is not None and text:
+            try:
+                on_text(text)
+            except Exception as exc:
+                raise _CallbackFailed(exc) from exc
+
     out = Completion()
     text: list[str] = []
     slots: dict[int, dict[str, str]] = {}
@@ -305,11 +316,7 @@ def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: thread
             delta = choice.delta
             if delta is not None and delta.content:
                 text.append(delta.content)
-                if on_text is not None:
-                    try:
-                        on_text(delta.content)
-                    except Exception as exc:
-                        raise _CallbackFailed(exc) from exc
+                show(shown.feed(delta.content))
             for d in (delta.tool_calls if delta is not None else None) or []:
                 index = d.index if d.index is not None else len(slots)
                 slot = slots.setdefault(index, {"id": "", "name": "", "arguments": ""})
@@ -323,6 +330,8 @@ def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: thread
                 out.finish_reason = choice.finish_reason
     out.cancelled = cancel is not None and cancel.is_set()
     out.content = "".join(text) if text else None
+    if out.cancelled or out.finish_reason is not None:
+        show(shown.flush())
     if out.cancelled:
         out.finish_reason = "cancelled"
     elif out.finish_reason is None:  # the SDK does not insist on [DONE]: a half answer would pass as whole
@@ -361,7 +370,7 @@ def parse_structured(
         parsed = response.choices[0].message.parsed if response.choices else None
         if parsed is None:
             call.problem = ModelServiceError(
-                f"the model gave no {response_model.__name__} ({_shorten(call.out.content or 'no content', 200)}). "
+                f"the model gave no {response_model.__name__} ({_shorten(ws.env.redact(call.out.content or 'no content'), 200)}). "
                 "Try again or rephrase."
             )
     return parsed  # type: ignore[return-value]
@@ -384,7 +393,8 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None, *,
     where = os.environ.get("OPENAI_BASE_URL") or "the OpenAI API"
     if ws is not None and ws.replay and where == "the OpenAI API" and not os.environ.get("OPENAI_API_KEY"):
         where = f"the recording {ws.replay.name}"
-    detail = _service_message(exc)
+    redact = ws.env.redact if ws is not None else str  # before anything is shortened: no piece of a secret is kept
+    detail = _service_message(exc, redact)
     mapped: HalionError
     if isinstance(exc, _StreamEnded):
         mapped = ConnectionLost(
@@ -399,7 +409,7 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None, *,
         )
     elif isinstance(exc, openai.APIConnectionError):
         mapped = ConnectionLost(
-            f"the connection to {where} failed or was cut midway ({_cause(exc)}). Check that the server is "
+            f"the connection to {where} failed or was cut midway ({_cause(exc, redact)}). Check that the server is "
             "running and OPENAI_BASE_URL is right, then call ws.conversation.retry()."
         )
     elif isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
@@ -431,13 +441,13 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None, *,
         )
     elif isinstance(exc, (openai.APIResponseValidationError, ValueError)):
         mapped = ServiceUnavailable(
-            f"the model service sent an answer that cannot be read ({_shorten(str(exc), 160)}). "
+            f"the model service sent an answer that cannot be read ({_shorten(redact(str(exc)), 160)}). "
             "Check that OPENAI_BASE_URL points at an OpenAI-compatible server, then retry."
         )
     elif isinstance(exc, openai.OpenAIError):
-        mapped = ModelServiceError(f"the model service failed: {_shorten(str(exc), 200)}")
+        mapped = ModelServiceError(f"the model service failed: {_shorten(redact(str(exc)), 200)}")
     else:
-        mapped = ModelServiceError(f"the model request failed: {type(exc).__name__}: {_shorten(str(exc), 200)}")
+        mapped = ModelServiceError(f"the model request failed: {type(exc).__name__}: {_shorten(redact(str(exc)), 200)}")
     mapped.original = exc  # type: ignore[attr-defined]
     return mapped
 
@@ -451,18 +461,18 @@ def _tried(attempts: list[dict[str, Any]] | None) -> str:
     return f", all {len(attempts)} attempts included{last}"
 
 
-def _service_message(exc: BaseException) -> str:
+def _service_message(exc: BaseException, redact: Callable[[str], str] = str) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         inner = body.get("error") if isinstance(body.get("error"), dict) else body
         if isinstance(inner, dict) and inner.get("message"):
-            return _shorten(str(inner["message"]), 200)
-    return _shorten(getattr(exc, "message", None) or str(exc), 200)
+            return _shorten(redact(str(inner["message"])), 200)
+    return _shorten(redact(getattr(exc, "message", None) or str(exc)), 200)
 
 
-def _cause(exc: BaseException) -> str:
+def _cause(exc: BaseException, redact: Callable[[str], str] = str) -> str:
     inner = exc.__cause__ or exc.__context__
-    return f"{type(inner).__name__}: {_shorten(str(inner), 120)}" if inner is not None else str(exc)
+    return f"{type(inner).__name__}: {_shorten(redact(str(inner)), 120)}" if inner is not None else redact(str(exc))
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -479,7 +489,7 @@ def _log_model(
     last = messages[-1] if messages else {}
     arguments = {
         "messages": len(messages),
-        "last": {"role": last.get("role"), "content": _shorten(str(last.get("content") or ""), 2000)},
+        "last": {"role": last.get("role"), "content": _shorten(ws.env.redact(str(last.get("content") or "")), 2000)},
         "tools": [t.get("function", {}).get("name") for t in tools or []],
         "stream": stream,
     }

@@ -56,6 +56,7 @@ class Reply(Scripted):
     tool_calls: tuple[ToolCall, ...] = ()
     usage: tuple[int, int] | None = None
     finish_reason: str | None = None
+    chunk_size: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,15 +112,16 @@ def call(name: str, arguments: dict[str, Any] | str = "{}", *, id: str | None = 
 
 def reply(text: str | None = None, *, tool_calls: list[ToolCall] | tuple[ToolCall, ...] = (),
           json_content: Any = _MISSING, usage: tuple[int, int] | None = None,
-          delay: float = 0.0, finish_reason: str | None = None) -> Reply:
+          delay: float = 0.0, finish_reason: str | None = None, chunk_size: int | None = None) -> Reply:
     """An assistant reply. ``usage=(prompt, completion)``; ``finish_reason=None`` picks
-    ``"tool_calls"`` or ``"stop"``; ``json_content`` becomes ``json.dumps(obj)`` as the text."""
+    ``"tool_calls"`` or ``"stop"``; ``json_content`` becomes ``json.dumps(obj)`` as the text.
+    Streamed, the text goes word by word, or in pieces of ``chunk_size`` characters (a word split up)."""
     if json_content is not _MISSING:
         if text is not None:
             raise ValueError("reply(): give either text or json_content, not both")
         text = json.dumps(json_content)
     return Reply(content=text, tool_calls=tuple(tool_calls), usage=usage, delay=delay,
-                 finish_reason=finish_reason)
+                 finish_reason=finish_reason, chunk_size=chunk_size)
 
 
 def error(status: int, message: str = "fake server error", *, type: str | None = None,
@@ -152,8 +154,10 @@ def empty_choices(*, delay: float = 0.0) -> EmptyChoices:
     return EmptyChoices(delay=delay)
 
 
-def _pieces(text: str) -> list[str]:
-    """Word-sized deltas (spaces kept) so that a stream arrives in several chunks."""
+def _pieces(text: str, size: int | None = None) -> list[str]:
+    """Word-sized deltas (spaces kept), or `size`-character ones, so that a stream arrives in several chunks."""
+    if size:
+        return [text[i:i + size] for i in range(0, len(text), size)]
     return re.findall(r"\s*\S+|\s+", text) or [text]
 
 
@@ -419,7 +423,7 @@ class FakeOpenAI:
             return json.dumps({**head, **extra, "choices": [choice]})
 
         yield chunk({"role": "assistant", "content": "" if r.content is not None else None})
-        for piece in _pieces(r.content) if r.content else []:
+        for piece in _pieces(r.content, r.chunk_size) if r.content else []:
             yield chunk({"content": piece})
         per_call = []
         for index, tc in enumerate(self._tool_calls(r)):
