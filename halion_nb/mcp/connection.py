@@ -132,8 +132,10 @@ class Connection:
                                  "the request was cancelled (the server keeps running).") from None
         except Exception as exc:
             from mcp import MCPError
+            from mcp.types import CONNECTION_CLOSED
 
-            if isinstance(exc, MCPError) and self.running:  # the server answered with a protocol error
+            closed = isinstance(exc, MCPError) and exc.error.code == CONNECTION_CLOSED
+            if isinstance(exc, MCPError) and not closed and self.running:  # the server answered with an error
                 raise McpServerError(f"MCP server '{self.name}' refused to {what}: {self._redact(str(exc))}") from None
             self.stop()
             raise McpServerError(f"MCP server '{self.name}' stopped answering ({self._describe(exc)}); it crashed "
