@@ -5,8 +5,9 @@ Importing this module imports no Jupyter code.
 """
 from __future__ import annotations
 
+import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ class Route:
     result: str | None = None
     query: tuple[tuple[str, str, dict[str, Any]], ...] = ()
     description: str = ""
-    tags: tuple[str, ...] = field(default=())
+    example: Any = None
+    """An example request body."""
 
 
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -43,14 +45,14 @@ ROUTES: tuple[Route, ...] = (
     Route("patch", "/tools/{name}", "Switch a tool on or off, set postprocess, require approval.", "write",
           {200: "The tool, changed.", 400: "Not a JSON object, an unknown field, or a value that is not true/false.",
            404: "No tool of that name.", 413: "The body is larger than HalionApp.max_body_size."},
-          body="ToolPatch", result="ToolDetail"),
+          body="ToolPatch", result="ToolDetail", example={"active": False}),
     Route("post", "/tools/{name}/call", "Call a tool through the one invocation path (caller 'rest').", "execute",
           {200: "The call ran: `ok` says whether the tool returned or raised (or timed out).",
            400: "Not a JSON object, or arguments that do not match the tool's parameters.",
            403: "The tool needs approval and is not in HalionApp.allow_approval.",
            404: "No tool of that name.", 409: "The tool is switched off.",
            413: "The body is larger than HalionApp.max_body_size."},
-          body="CallBody", result="Outcome",
+          body="CallBody", result="Outcome", example={"arguments": {"city": "Paris"}},
           description="The call is logged with the caller `rest` and the Jupyter user who made it. It runs on a "
                       "worker thread, so a slow tool never holds up other requests."),
     Route("get", "/chains", "List the chains, each with the problems that would stop it running.", "read",
@@ -69,7 +71,7 @@ ROUTES: tuple[Route, ...] = (
            403: "A step's tool needs approval and is not in HalionApp.allow_approval.",
            404: "No chain of that name.", 409: "The chain cannot run now (problems listed).",
            413: "The body is larger than HalionApp.max_body_size."},
-          body="RunBody", result="Run",
+          body="RunBody", result="Run", example={"inputs": {"city": "Paris"}},
           description="The run and each step are logged with the caller `rest` and the Jupyter user."),
     Route("get", "/log", "The newest rows of the call log, newest first.", "read",
           {200: "The rows.", 400: "A query parameter out of range or of the wrong kind."}, result="LogRows",
@@ -93,7 +95,7 @@ def _schemas() -> dict[str, Any]:
     record = CallRecord.model_json_schema(ref_template="#/components/schemas/{model}")
     defs.update(record.pop("$defs", {}))
     obj: dict[str, Any] = {"type": "object"}
-    return {
+    return _rebase({
         **defs,
         "Error": {"type": "object", "required": ["message", "status"],
                   "properties": {"message": {"type": "string"}, "status": {"type": "integer"}}},
@@ -134,7 +136,7 @@ def _schemas() -> dict[str, Any]:
         "ChainList": {"type": "object", "properties": {
             "chains": {"type": "array", "items": {"$ref": "#/components/schemas/ChainSummary"}},
             "broken": {"type": "object", "additionalProperties": {"type": "string"}}}},
-        "Chain": _rebase(chain),
+        "Chain": chain,
         "ChainDetail": {"type": "object", "properties": {
             "chain": {"$ref": "#/components/schemas/Chain"},
             "problems": {"type": "array", "items": {"type": "string"}}}},
@@ -148,10 +150,10 @@ def _schemas() -> dict[str, Any]:
                 "id": {"type": "string"}, "tool": {"type": "string"},
                 "status": {"enum": ["pending", "ok", "error", "skipped"]}, "arguments": {}, "result": {},
                 "error": {"type": ["string", "null"]}, "duration_ms": {"type": ["number", "null"]}}}}}},
-        "LogRow": _rebase(record),
+        "LogRow": record,
         "LogRows": {"type": "object", "properties": {
             "rows": {"type": "array", "items": {"$ref": "#/components/schemas/LogRow"}}}},
-    }
+    })
 
 
 def _rebase(schema: Any) -> Any:
@@ -184,8 +186,10 @@ def _operation(route: Route) -> dict[str, Any]:
     if params:
         op["parameters"] = params
     if route.body:
-        op["requestBody"] = {"required": route.body in ("Chain", "ToolPatch"), "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{route.body}"}}}}
+        media: dict[str, Any] = {"schema": {"$ref": f"#/components/schemas/{route.body}"}}
+        if route.example is not None:
+            media["example"] = route.example
+        op["requestBody"] = {"required": route.body in ("Chain", "ToolPatch"), "content": {"application/json": media}}
     return op
 
 
@@ -245,8 +249,9 @@ def rest_markdown(doc: dict[str, Any] | None = None) -> str:
             lines += ["", "Query parameters:", ""]
             lines += [f"- `{p['name']}`: {p['description']}" for p in query]
         if "requestBody" in op:
-            ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-            lines += ["", f"Body: `{ref}` (JSON)."]
+            media = op["requestBody"]["content"]["application/json"]
+            lines += ["", f"Body: `{media['schema']['$ref'].rsplit('/', 1)[-1]}` (JSON)"
+                      + (f", for example `{json.dumps(media['example'])}`." if "example" in media else ".")]
         lines += ["", "Responses:", ""]
         lines += [f"- {status}: {r['description']}" for status, r in op["responses"].items()]
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from pytest_jupyter.jupyter_server import *  # noqa: F401,F403  (jp_fetch, jp_se
 from tornado.httpclient import HTTPClientError, HTTPResponse
 from traitlets.config import Config
 
+from halion_nb.models import Toolchain
 from halion_nb.server.application import HalionApp
 from halion_nb.workspace import Workspace
 
@@ -27,6 +28,7 @@ class TwoUsers(IdentityProvider):
     def get_user(self, handler: Any) -> Any:
         scheme, _, token = handler.request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "token" and token in TOKENS:
+            handler._token_authenticated = True  # as Jupyter's own token check does: no XSRF cookie needed
             return User(username=TOKENS[token])
         return super().get_user(handler)
 
@@ -66,6 +68,13 @@ def fail(reason: str) -> str:
     raise RuntimeError(reason)
 
 
+def plus_one() -> Toolchain:
+    """A chain of one step, `add(n, 1)`."""
+    return Toolchain.model_validate({
+        "name": "plus_one", "description": "Add one.", "inputs": [{"name": "n", "type": "integer"}],
+        "steps": [{"id": "sum", "tool": "add", "arguments": {"a": {"ref": "inputs.n"}, "b": 1}}]})
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The workspace folder the extension opens, holding `add` and `shout` saved as tool files."""
@@ -80,9 +89,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def halion_config(home: Path) -> dict[str, Any]:
-    """Extra config merged into the server's; tests override this fixture to change it."""
-    return {}
+def halion_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Extra config merged into the server's: parametrize it (`indirect=True`) to change it."""
+    return getattr(request, "param", {})
 
 
 @pytest.fixture
