@@ -45,11 +45,13 @@ class ToolRow(W.HBox):
                          layout=W.Layout(align_items="center", flex_flow="row wrap", padding="2px 0"))
         css(self, "halion-tool-row", f"halion-tool-row-{name}")
 
-    def show_state(self, active: bool, postprocess: bool, description: str) -> None:
+    def show_state(self, active: bool, postprocess: bool, description: str, server: str | None = None) -> None:
         self.active.value = active
         self.postprocess.value = postprocess
         short = description if len(description) <= 60 else description[:59] + "…"
-        self.summary.value = f'<span class="halion-muted">{escape(short)}</span>'
+        mark = (f'<span class="halion-tools-mcp" title="runs in MCP server {escape(server)}">MCP · {escape(server)}'
+                '</span> ' if server else "")
+        self.summary.value = f'{mark}<span class="halion-muted">{escape(short)}</span>'
 
 
 class ToolsView(PanelView):
@@ -226,7 +228,8 @@ class ToolsController(Controller):
         if row is None or name not in self.ws.tools:
             return
         tool = self.ws.tools.get(name)
-        row.show_state(self.ws.tools.is_active(name), self.ws.tools.postprocess(name), tool.description)
+        row.show_state(self.ws.tools.is_active(name), self.ws.tools.postprocess(name), tool.description,
+                       getattr(tool, "server", None))
 
     def set_active(self, name: str, active: bool) -> None:
         try:
