@@ -11,6 +11,7 @@ import pprint
 import symtable
 import sys
 import textwrap
+import threading
 import types
 from pathlib import Path
 from typing import Any, Callable
@@ -415,8 +416,16 @@ def _cell_class_source(cls: type) -> str | None:
     return None
 
 
-def load_tool_file(path: Path) -> Tool:
-    """Import `tools/<name>.py` and build the tool named like the file."""
+LOAD_TIMEOUT = 10.0
+"""Seconds a tool file may take to import before it is reported as a problem."""
+
+
+def load_tool_file(path: Path, *, timeout: float | None = None) -> Tool:
+    """Import `tools/<name>.py` and build the tool named like the file.
+
+    The import runs on a daemon thread: a file that sleeps or loops at import is reported
+    after `timeout` seconds (default LOAD_TIMEOUT) and never keeps the caller waiting longer.
+    """
     name = path.stem
     text = path.read_text(encoding="utf-8")
     module_name = f"halion_tools.{name}"
@@ -425,11 +434,29 @@ def load_tool_file(path: Path) -> Tool:
         raise ToolLoadError(f"{path.name}: not a Python file Python can import.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:
-        sys.modules.pop(module_name, None)
-        raise ToolLoadError(f"{path.name}: {type(exc).__name__}: {exc}") from exc
+    limit = LOAD_TIMEOUT if timeout is None else timeout
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        except BaseException as exc:  # reported by the caller's thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=run, name=f"halion load {path.name}", daemon=True)
+    worker.start()
+    worker.join(limit)
+    failure = outcome[0] if outcome else TimeoutError(f"did not finish loading within {limit:g} s")
+    if failure is not None:
+        if sys.modules.get(module_name) is module:
+            del sys.modules[module_name]
+        if isinstance(failure, TimeoutError) and not outcome:
+            raise ToolLoadError(f"{path.name}: {failure} (it sleeps or loops at import).")
+        if not isinstance(failure, (Exception, SystemExit)):
+            raise failure
+        raise ToolLoadError(f"{path.name}: {type(failure).__name__}: {failure}") from failure
     fn = getattr(module, name, None)
     if not (callable(fn) and inspect.isfunction(inspect.unwrap(fn))):  # @functools.lru_cache keeps __wrapped__
         raise ToolLoadError(f"{path.name}: defines no function named '{name}' (file name must equal the tool name).")

@@ -325,3 +325,18 @@ def test_a_name_defined_nowhere_is_reported_not_saved_half_way(tmp_path: Path, n
     with pytest.raises(ToolDefinitionError, match="helper_never_defined"):
         ws.tools.save("lost")
     assert not (tmp_path / "tools").exists()
+
+
+def test_opening_a_workspace_never_waits_on_one_tool_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "sleeper.py").write_text("import time\ntime.sleep(30)\n\ndef sleeper(a: int) -> int:\n    return a\n")
+    (tools / "spinner.py").write_text("for _ in range(10 ** 8):\n    pass\n\ndef spinner(a: int) -> int:\n    return a\n")
+    (tools / "quick.py").write_text('def quick(n: int) -> int:\n    """Double."""\n    return 2 * n\n')
+    monkeypatch.setattr(importlib.import_module("halion_nb.core.tool_files"), "LOAD_TIMEOUT", 0.2, raising=False)
+    ws = Workspace(tmp_path)
+    assert ws.load_report.loaded == ["quick"]
+    assert set(ws.load_report.errors) == {"sleeper", "spinner"}
+    assert all("did not finish loading within 0.2 s" in e for e in ws.load_report.errors.values())
+    assert ws.tools.get("quick").call({"n": 4}) == 8
+    assert "halion_tools.sleeper" not in sys.modules
