@@ -159,3 +159,22 @@ def test_mcp_json_written_by_hand_with_a_literal_secret_is_refused_clearly(tmp_p
             w.mcp.servers()
     finally:
         w.close()
+
+
+def test_the_tools_panel_marks_mcp_tools_with_their_server(ws: Workspace, time_cmd: list[str]) -> None:
+    from halion_nb.widgets import find, panel
+
+    ws.tools.register(weekday_note_tool)
+    ws.mcp.add("time", time_cmd)
+    view = panel("tools", ws=ws)
+    assert "MCP · time" in find(find(view, "halion-tool-row-time__convert_time"), "halion-tools-summary").value
+    assert "MCP" not in find(find(view, "halion-tool-row-weekday_note_tool"), "halion-tools-summary").value
+
+
+def weekday_note_tool(day: str) -> str:
+    """A note about the day.
+
+    Args:
+        day: Day of the week.
+    """
+    return f"It is {day}."
