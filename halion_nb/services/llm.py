@@ -131,7 +131,8 @@ def _build(ws: "Workspace", which: str, key: str | None, base_url: str | None, r
         from .replay import RecordingTransport
 
         assert ws.replay is not None
-        transport = RecordingTransport(ws.replay, httpx2.HTTPTransport(limits=limits), ws.env.redact)
+        transport = RecordingTransport(ws.replay, httpx2.HTTPTransport(limits=limits), ws.env.redact,
+                                       ws.env.stream_redactor)
     http = openai.DefaultHttpx2Client(transport=transport, timeout=ws.request_timeout, limits=limits,
                                       event_hooks={"request": [_on_request], "response": [_on_response]})
     return openai.OpenAI(api_key=key or NO_KEY, base_url=base_url, http_client=http,

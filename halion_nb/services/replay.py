@@ -2,8 +2,10 @@
 
 `RecordingTransport` wraps the live transport and appends one line per request/response
 pair (request body, status, a few headers, the raw body text, SSE included), redacted and
-without the Authorization header. `ReplayTransport` serves those lines in order through
-the same SDK code path, and refuses a request that diverges from the recording.
+without the Authorization header. A streamed answer is redacted as the text it assembles
+into, so a secret the model sends over several chunks leaves no piece in any of them.
+`ReplayTransport` serves those lines in order through the same SDK code path, and refuses a
+request that diverges from the recording.
 """
 from __future__ import annotations
 
@@ -11,12 +13,16 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from ..errors import ConfigError, ReplayMismatch
+
+if TYPE_CHECKING:
+    from ..core.redaction import StreamRedactor
 
 log = logging.getLogger(__name__)
 Redact = Callable[[str], str]
@@ -25,7 +31,10 @@ COMPARED = ("model", "messages", "tools", "response_format", "stream")
 """Request fields a replay must match; the rest (stream_options, headers...) may vary."""
 KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms", "x-should-retry")
 _RETRYABLE = {408, 409, 429}
-_EVENT = re.compile(rb".*?(?:\r?\n\r?\n|$)", re.S)
+_EVENT = re.compile(rb".*?(?:\r?\n\r?\n|$)", re.DOTALL)
+_TEXT_EVENT = re.compile(r".*?(?:\r?\n\r?\n|$)", re.DOTALL)
+_STREAMED = ("content", "refusal", "reasoning_content")
+"""Delta fields whose text arrives in pieces (besides tool-call arguments)."""
 
 
 def _identity(text: str) -> str:
@@ -90,13 +99,65 @@ class _TeeStream(httpx2.SyncByteStream):
             self._end(cut=False)
 
 
-class RecordingTransport(httpx2.BaseTransport):
-    """Forwards every request to `inner` and appends the exchange to `path` (JSONL)."""
+def redact_events(body: str, streams: Callable[[], StreamRedactor]) -> str:
+    """An SSE body with the text of each streamed field (a choice's content, a tool call's arguments)
+    redacted as the whole it assembles into: each event keeps the redacted part of its piece, and
+    what a redactor held back at the end joins the field's last piece. The events stay valid JSON."""
+    events: list[Any] = []  # the event's text, or [prefix, parsed JSON payload, suffix]
+    redactors: dict[tuple[Any, ...], StreamRedactor] = {}
+    last: dict[tuple[Any, ...], tuple[dict[str, Any], str]] = {}
+    for m in _TEXT_EVENT.finditer(body):
+        text = m.group()
+        head, sep, rest = text.partition("data:")
+        payload, end = rest.rstrip("\r\n"), rest[len(rest.rstrip("\r\n")):]
+        try:
+            data = json.loads(payload) if sep and not head.strip() and "\n" not in payload.strip() else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            events.append(text)
+            continue
+        for holder, key, field in _streamed_fields(data):
+            redactor = redactors.get(key)
+            if redactor is None:
+                redactor = redactors[key] = streams()
+            holder[field] = redactor.feed(holder[field])
+            last[key] = (holder, field)
+        events.append([head + sep + (" " if payload.startswith(" ") else ""), data, end])
+    for key, (holder, field) in last.items():
+        holder[field] += redactors[key].flush()
+    return "".join(e if isinstance(e, str) else e[0] + json.dumps(e[1], ensure_ascii=False) + e[2] for e in events)
 
-    def __init__(self, path: Path, inner: httpx2.BaseTransport, redact: Redact | None = None) -> None:
+
+def _streamed_fields(data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], tuple[Any, ...], str]]:
+    """(the dict holding it, which stream it belongs to, field name) of every streamed text in one chunk."""
+    for choice in data.get("choices") or []:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        at = choice.get("index", 0)
+        for field in _STREAMED:
+            if isinstance(delta.get(field), str):
+                yield delta, (at, field), field
+        for position, tool_call in enumerate(delta.get("tool_calls") or []):
+            function = tool_call.get("function") if isinstance(tool_call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                yield function, (at, "tool_calls", tool_call.get("index", position)), "arguments"
+
+
+class RecordingTransport(httpx2.BaseTransport):
+    """Forwards every request to `inner` and appends the exchange to `path` (JSONL).
+
+    `redact` hides secrets in request and response text; `streams` makes a `StreamRedactor`
+    for each streamed field of an SSE answer (without it, each piece is redacted on its own).
+    """
+
+    def __init__(self, path: Path, inner: httpx2.BaseTransport, redact: Redact | None = None,
+                 streams: Callable[[], StreamRedactor] | None = None) -> None:
         self.path = Path(path)
         self.inner = inner
         self.redact = redact or _identity
+        self.streams = streams
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -106,8 +167,11 @@ class RecordingTransport(httpx2.BaseTransport):
         headers = {k: v for k in KEPT_HEADERS if (v := response.headers.get(k)) is not None}
 
         def finish(data: bytes, cut: bool) -> None:
+            text = data.decode("utf-8", "replace")
+            if self.streams is not None and "text/event-stream" in response.headers.get("content-type", ""):
+                text = redact_events(text, self.streams)
             entry = {"request": body, "status": response.status_code, "headers": headers,
-                     "body": self.redact(data.decode("utf-8", "replace"))}
+                     "body": self.redact(text)}
             if cut:
                 entry["cut"] = True
             self._append(entry)

@@ -142,3 +142,51 @@ def test_first_difference_ignores_volatile_fields() -> None:
     assert "expected 1 message(s), got 2" in (first_difference(base, longer) or "")
     tools = {**base, "tools": [{"type": "function", "function": {"name": "add"}}]}
     assert first_difference(base, tools) == "tools: expected [], got ['add']"
+
+
+TOKEN = "hx-Q9v2Lk7RtZp3Wm8N"
+PEM = ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIB\n"
+       "AQC7VJTUt9Us8cKBwko1a2b3c4d5e6f7g8h9i0jAkBlCmDnEoFp\n-----END PRIVATE KEY-----")
+
+
+def use_token(token: str) -> str:
+    """Use a token.
+
+    Args:
+        token: the token
+    """
+    return f"used {token}"
+
+
+@pytest.mark.parametrize("size", [2, 3, 7])
+def test_a_secret_streamed_in_pieces_leaves_no_piece_in_the_recording(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    recording = tmp_path / "secret.jsonl"
+    script = (reply(f"The token is {TOKEN} and the key is\n{PEM}\nbye", chunk_size=size),
+              reply(tool_calls=[call("use_token", {"token": TOKEN})]), reply("done", chunk_size=size))
+    with FakeOpenAI(*script) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        live = make_ws(tmp_path / "live", recording)
+        live.env.set("SERVICE_TOKEN", TOKEN)
+        live.env.set("TLS_PRIVATE_KEY", PEM)
+        live.tools.register(use_token)
+        first = live.chat("what is my token?", on_text=lambda d: None)
+        live.chat("use it", on_text=lambda d: None)
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert first.text.startswith(f"The token is {TOKEN}")  # the live answer had it, in pieces
+
+    saved = recording.read_text()
+    pieces = [TOKEN[i:i + 4] for i in range(len(TOKEN) - 3)] + ["MIIE", "AQC7", "wggS"]
+    assert [p for p in pieces if p in saved] == [], "no piece of a secret is in the recording"
+    entries = [json.loads(line) for line in saved.splitlines()]
+    assert all("data: " in e["body"] for e in entries[:3])
+
+    offline = make_ws(tmp_path / "offline", recording)
+    offline.tools.register(use_token)
+    shown: list[str] = []
+    again = offline.chat("what is my token?", on_text=shown.append)
+    assert again.text == "The token is *** and the key is\n***\nbye" == "".join(shown)
+    used = offline.chat("use it", on_text=lambda d: None)
+    assert [r.arguments for r in used.tool_calls] == [{"token": "***"}] and used.text == "done"
