@@ -281,7 +281,8 @@ def drop_forced_nulls(value: Any, schema: dict[str, Any], defs: dict[str, Any]) 
     """Remove nulls the model sent only because strict mode made optional fields required.
 
     Strict mode turns `x: int = 5` into a required `int | null`; a null there means "use the
-    default", so it is dropped before validation and the default applies.
+    default", so it is dropped before validation and the default applies. In a union the
+    rule holds in the variant the value matches (its keys, its `const`/`enum` tags).
     """
     schema = _resolve(schema, defs)
     if isinstance(value, dict) and "properties" in schema:
@@ -298,8 +299,35 @@ def drop_forced_nulls(value: Any, schema: dict[str, Any], defs: dict[str, Any]) 
         return out
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [drop_forced_nulls(item, schema["items"], defs) for item in value]
-    if isinstance(value, dict):
-        for variant in schema.get("anyOf", []):
-            if "properties" in _resolve(variant, defs):
-                return drop_forced_nulls(value, variant, defs)
+    variants = [_resolve(v, defs) for key in ("anyOf", "oneOf") for v in schema.get(key, []) if isinstance(v, dict)]
+    if value is not None and variants:
+        matching = [v for v in variants if _could_match(value, v, defs)]
+        if matching:
+            return drop_forced_nulls(value, matching[0], defs)
     return value
+
+
+def _could_match(value: Any, schema: dict[str, Any], defs: dict[str, Any]) -> bool:
+    """Whether `value` has the shape of `schema` once its forced nulls are dropped: the JSON
+    type, and for an object its keys and the values of its `const`/`enum` (tag) fields."""
+    kinds = schema.get("type")
+    kinds = set(kinds) if isinstance(kinds, list) else {kinds} if kinds else set()
+    if isinstance(value, dict):
+        if "properties" not in schema:
+            return "object" in kinds or any(
+                _could_match(value, _resolve(v, defs), defs) for k in ("anyOf", "oneOf") for v in schema.get(k, []))
+        props = schema["properties"]
+        if any(key not in props for key in value) and schema.get("additionalProperties") is False:
+            return False
+        present = {k for k, v in value.items() if v is not None}
+        if not set(schema.get("required", [])) <= present | {k for k in value if _allows_null(props.get(k, {}), defs)}:
+            return False
+        for key, item in value.items():
+            sub = _resolve(props.get(key, {}), defs)
+            if "const" in sub and item != sub["const"] or "enum" in sub and item not in sub["enum"]:
+                return False
+        return True
+    if isinstance(value, list):
+        return "array" in kinds or any(
+            _could_match(value, _resolve(v, defs), defs) for k in ("anyOf", "oneOf") for v in schema.get(k, []))
+    return not kinds or bool(kinds - {"object", "array", "null"})

@@ -395,3 +395,33 @@ def test_fields_named_title_or_default_survive_strict_mode() -> None:
     entry = params["$defs"][entry["$ref"].split("/")[-1]] if "$ref" in entry else entry
     assert list(entry["properties"]) == ["title", "default"]
     assert tool.call({"title": "a", "entry": {"title": "b", "default": None}, "default": None}) == "a-b-0-0"
+
+
+class Circle(BaseModel):
+    kind: Literal["circle"]
+    radius: float
+    label: str = "round"
+
+
+class Square(BaseModel):
+    kind: Literal["square"]
+    side: float
+    color: str = "red"
+    border: int = 1
+
+
+def draw(shape: Circle | Square, extra: list[Circle | Square] | None = None,
+         pinned: Annotated[Circle | Square, Field(discriminator="kind")] | None = None) -> list[str]:
+    """Draw shapes."""
+    shapes = [shape, *(extra or []), *([pinned] if pinned else [])]
+    return [f"{s.kind}:{getattr(s, 'label', '')}{getattr(s, 'color', '')}{getattr(s, 'border', '')}" for s in shapes]
+
+
+def test_a_forced_null_means_the_default_in_whichever_variant_of_a_union_matches() -> None:
+    tool = make(draw)
+    assert tool.strict
+    square = {"kind": "square", "side": 2, "color": None, "border": None}
+    circle = {"kind": "circle", "radius": 1, "label": None}
+    arguments = {"shape": square, "extra": [circle, square], "pinned": square}
+    assert tool.call(arguments) == ["square:red1", "circle:round", "square:red1", "square:red1"]
+    assert tool.call({"shape": circle, "extra": None, "pinned": None}) == ["circle:round"]
