@@ -95,11 +95,15 @@ def _model(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     print(f"model: {ws.model}")
 
 
-@command("log", "Show the newest calls in the log.", arg("-n", type=int, default=20, metavar="N"),
-         arg("--kind", choices=["model", "tool", "chain", "step"]), arg("--tool", metavar="T"),
-         arg("--errors", action="store_true"))
+@command("log", "Show the newest calls in the log.",
+         arg("-n", type=int, default=20, metavar="N"), arg("--kind", choices=["model", "tool", "chain", "step"]),
+         arg("--tool", metavar="T"), arg("--errors", action="store_true"),
+         arg("--user", metavar="U", help="only calls made by this user (a Jupyter user over REST)"),
+         arg("--caller", metavar="C", help="only calls from this caller: chat, chain, panel, mcp, rest, batch, python"))
 def _log(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     if args.n < 0:
         raise UsageError("-n must be 0 or more")
     ws = workspace()
-    display(LogTable(ws.log.recent(args.n, kind=args.kind, tool=args.tool, errors_only=args.errors), ws.env.redact))
+    records = ws.log.recent(args.n, kind=args.kind, tool=args.tool, errors_only=args.errors, user=args.user,
+                            caller=args.caller)
+    display(LogTable(records, ws.env.redact))
