@@ -4,6 +4,7 @@ Heavy parts load on first use, so `%load_ext halion_nb` stays cheap.
 """
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import Any
 
@@ -48,12 +49,29 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext halion_nb`: register `%halion` and `%%tool` (loading twice is harmless)."""
+    from .display.printers import attach
     from .notebook.magics import load
 
+    attach(ipython)
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
+    from .display.printers import detach
     from .notebook.magics import unload
 
     unload(ipython)
+    detach(ipython)
+
+
+def _attach_printers() -> None:
+    """Inside a running IPython, halion's objects display richly even without `%load_ext` (cheap: no views load)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    if shell is not None and hasattr(shell, "display_formatter"):
+        from .display.printers import attach
+
+        attach(shell)
+
+
+_attach_printers()

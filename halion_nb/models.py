@@ -326,6 +326,27 @@ class ToolchainDraft(BaseModel):
         )
 
 
+def as_toolchain(value: Any) -> Toolchain:
+    """A `Toolchain` from itself, its dict or its JSON text; ChainValidationError listing what is wrong."""
+    if isinstance(value, Toolchain):
+        return value
+    if isinstance(value, (str, bytes, bytearray)):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise ChainValidationError(f"Not a chain: the text is not valid JSON ({exc}).", [str(exc)]) from None
+    if not isinstance(value, dict):
+        raise ChainValidationError(f"Not a chain: expected a Toolchain, a dict or JSON text, not "
+                                   f"{type(value).__name__}.", [f"got {type(value).__name__}"])
+    try:
+        return Toolchain.model_validate(value)
+    except ValidationError as exc:
+        steps = value.get("steps")
+        ids = [s.get("id", "") if isinstance(s, dict) else "" for s in steps] if isinstance(steps, list) else []
+        problems = [chain_error_text(e, ids) for e in exc.errors()]
+        raise ChainValidationError("Not a valid chain:\n" + "\n".join(f"- {p}" for p in problems), problems) from None
+
+
 def chain_error_text(error: Any, step_ids: Sequence[str] = ()) -> str:
     """A pydantic error of a `Toolchain` as a line a person reads: `step 'fetch': tool: ...` (ids by position)."""
     loc = list(error["loc"])

@@ -1,7 +1,15 @@
-"""How a model's answer reads in a notebook and in the chat panel."""
+"""How a model's answer reads in a notebook and in the chat panel; every view is bounded in size."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from halion_nb.display.chains import run_html
 from halion_nb.display.chat import markdown_html
+from halion_nb.display.printers import formats
+from halion_nb.display.text import MAX_CHARS, clip
+from halion_nb.models import Toolchain
+from halion_nb.testing import FakeOpenAI, call, reply
+from halion_nb.workspace import Workspace
 
 
 def test_markdown_basics_render_and_html_is_escaped() -> None:
@@ -14,3 +22,70 @@ def test_markdown_basics_render_and_html_is_escaped() -> None:
 def test_a_redacted_secret_stays_visible_as_stars_next_to_emphasis() -> None:
     html = markdown_html("The token is *** and **this** matters.")
     assert "The token is *** and <b>this</b> matters." in html
+
+
+HUGE = 2_600_000
+
+
+def test_a_huge_tool_result_is_bounded_in_every_view_of_the_chat_result(served_ws: Workspace,
+                                                                          fake_openai: FakeOpenAI) -> None:
+    def dump(n: int) -> str:
+        """Return n characters.
+
+        Args:
+            n: how many
+        """
+        return "x" * n
+
+    served_ws.tools.register(dump)
+    served_ws.tools.set_postprocess("dump", False)  # the result goes to the person: it is the answer too
+    fake_openai.script(reply(tool_calls=[call("dump", {"n": HUGE})]))
+    result = served_ws.chat("dump it")
+    assert len(result.text) == HUGE and len(result.tool_calls[0].result) == HUGE  # the data is all there
+    views = {**formats(result), "record html": formats(result.tool_calls[0])["text/html"],
+             "repr": repr(result), "record repr": repr(result.tool_calls[0])}
+    for name, view in views.items():
+        assert len(view) < 3 * MAX_CHARS, name  # a saved notebook holds the view, not 2.6 MB
+    assert f"… {HUGE - MAX_CHARS:,} more characters" in views["text/html"]
+    assert "more characters" in views["text/plain"]
+
+
+def test_a_huge_chain_output_and_error_are_bounded(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+
+    def big(n: int) -> str:
+        """Return n characters.
+
+        Args:
+            n: how many
+        """
+        return "y" * n
+
+    def fail(text: str) -> str:
+        """Fail, quoting the text.
+
+        Args:
+            text: what to quote
+        """
+        raise ValueError(text)
+
+    ws.tools.register(big)
+    ws.tools.register(fail)
+    ok = ws.chains.run(Toolchain.model_validate({"name": "ok", "steps": [
+        {"id": "a", "tool": "big", "arguments": {"n": HUGE}}]}))
+    failed = ws.chains.run(Toolchain.model_validate({"name": "bad", "steps": [
+        {"id": "a", "tool": "big", "arguments": {"n": HUGE}},
+        {"id": "b", "tool": "fail", "arguments": {"text": {"ref": "steps.a.output"}}}]}))
+    assert ok.ok and len(ok.output) == HUGE and not failed.ok
+    for run in (ok, failed):
+        for view in [*formats(run).values(), run_html(run), repr(run)]:
+            assert len(view) < 3 * MAX_CHARS
+    assert "more characters" in run_html(failed)
+    ws.log.close()
+
+
+def test_clip_marks_what_it_leaves_out_and_does_not_clip_twice() -> None:
+    text = "z" * (MAX_CHARS + 1000)
+    once = clip(text)
+    assert once == "z" * MAX_CHARS + "… 1,000 more characters"
+    assert clip(once) == once and clip("short") == "short"

@@ -147,8 +147,3 @@ class Tool:
         except (ValueError, RecursionError):  # NaN is fine; a value nested past the recursion limit is not
             shown = reprlib.repr(got)[:80]
         return f"{where}: {err['msg']} (got {shown})"
-
-    def _repr_html_(self) -> str:
-        from ..display.tools import tool_card
-
-        return tool_card(self)

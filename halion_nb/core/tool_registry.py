@@ -291,11 +291,6 @@ class ToolRegistry:
             except Exception:  # a broken panel must not break the registry
                 log.exception("A tool listener failed on %s %s", event, name)
 
-    def _repr_html_(self) -> str:
-        from ..display.tools import tools_table
-
-        return tools_table(self)
-
     def __repr__(self) -> str:
         return f"<ToolRegistry {len(self)} tools: {', '.join(self.names())}>"
 

@@ -124,6 +124,29 @@ def tool_call_html(r: Any, redact: Redact | None = None) -> str:
     )
 
 
+def _names(arguments: Any) -> str:
+    return ", ".join(map(str, arguments)) if isinstance(arguments, dict) else "…"
+
+
+def outcome_line(o: Any) -> str:
+    """A `ToolOutcome` on one line: its redacted `content`; arguments by name only (an outcome holds no redact)."""
+    mark = "✓" if o.error is None else f"✗ {o.error_kind}:"
+    return (f"🔧 {o.name}({_names(o.arguments)}) {mark} {shown(o.content, limit=200)} "
+            f"({o.duration_ms:.0f} ms · {o.caller})")
+
+
+def outcome_html(o: Any) -> str:
+    """A `ToolOutcome` as a card: what the caller received (redacted `content`), bounded."""
+    color = "#1a7f37" if o.error is None else "#cf222e"
+    badge = "ok" if o.error is None else escape(str(o.error_kind))
+    return (
+        f'<div class="halion-tool-outcome" style="{_BOX}">🔧 <b>{escape(o.name)}</b>'
+        f'<code>({escape(_names(o.arguments))})</code> <span style="color:{color}">{badge}</span> '
+        f'<span style="color:#6e7781">{o.duration_ms:.0f} ms · {escape(o.caller)}</span>'
+        f'<pre style="{_PRE}">{escape(shown(o.content))}</pre></div>'
+    )
+
+
 def _footer(result: Any) -> str:
     u = result.usage
     return (f"{result.stopped_reason} · {result.rounds} round(s) · {u.total_tokens} tokens "

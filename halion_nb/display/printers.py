@@ -16,7 +16,7 @@ PLAIN, HTML, MARKDOWN = "text/plain", "text/html", "text/markdown"
 VIEWS: dict[tuple[str, str], dict[str, str]] = {
     ("halion_nb.core.tool", "Tool"): {HTML: "tools:tool_card"},
     ("halion_nb.core.tool_registry", "ToolRegistry"): {HTML: "tools:tools_table"},
-    ("halion_nb.core.invocation", "ToolOutcome"): {PLAIN: "chat:tool_call_line", HTML: "chat:tool_call_html"},
+    ("halion_nb.core.invocation", "ToolOutcome"): {PLAIN: "chat:outcome_line", HTML: "chat:outcome_html"},
     ("halion_nb.services.chat", "ChatResult"): {PLAIN: "chat:chat_result_text", HTML: "chat:chat_result_html"},
     ("halion_nb.services.chat", "ToolCallRecord"): {PLAIN: "chat:tool_call_line", HTML: "chat:tool_call_html"},
     ("halion_nb.models", "Toolchain"): {PLAIN: "chains:chain_text", MARKDOWN: "chains:chain_markdown"},

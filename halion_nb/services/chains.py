@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from ..core.brief import brief
 from ..core.invocation import os_user
 from ..core.naming import check_name
 from ..core.tool import Tool
 from ..core.tool_schema import drop_forced_nulls
 from ..core.toolchain_registry import ChainLoadReport, ToolchainRegistry
 from ..errors import ChainValidationError, HalionError, ToolArgumentError, ToolNameError
-from ..models import Ref, Toolchain, ToolchainDraft, ToolchainStep
+from ..models import Ref, Toolchain, ToolchainDraft, ToolchainStep, as_toolchain
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -89,10 +90,11 @@ class StepResult:
     redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
     """Hides secret values when the result is displayed (set by the run)."""
 
-    def __repr__(self) -> str:
-        from ..display.chains import step_text
-
-        return step_text(self)
+    def __repr__(self) -> str:  # the notebook's views are in display/chains.py
+        if self.status == "ok":
+            return f"StepResult({self.id} ({self.tool}) ok → {brief(self.result, self.redact)})"
+        detail = f": {brief(self.error, self.redact, 200)}" if self.error else ""
+        return f"StepResult({self.id} ({self.tool}) {self.status}{detail})"
 
 
 @dataclass(eq=False)
@@ -130,15 +132,10 @@ class ChainRun:
             raise ChainRunError(self)
         return self
 
-    def __repr__(self) -> str:
-        from ..display.chains import run_text
-
-        return run_text(self)
-
-    def _repr_markdown_(self) -> str:
-        from ..display.chains import run_markdown
-
-        return run_markdown(self)
+    def __repr__(self) -> str:  # the notebook's views are in display/chains.py
+        outcome = f"ok → {brief(self.output, self.redact)}" if self.ok else f"failed: {brief(self.error, self.redact, 200)}"
+        steps = ", ".join(f"{s.id} {s.status}" for s in self.steps)
+        return f"ChainRun({self.chain.name} {outcome}; steps: {steps})"
 
 
 class Chains:
@@ -154,9 +151,12 @@ class Chains:
         self._warned: set[str] = set()
 
     # files
-    def save(self, chain: Toolchain, *, overwrite: bool = False) -> Path:
-        """Write `chains/<name>.json`; a file that could not be read is replaced only with `overwrite`."""
-        return self.registry.save(chain, overwrite=overwrite)
+    def save(self, chain: Toolchain | Mapping[str, Any] | str, *, overwrite: bool = False) -> Path:
+        """Write `chains/<name>.json` from a Toolchain, its dict or its JSON text (ChainValidationError if invalid).
+
+        A file that could not be read is replaced only with `overwrite`.
+        """
+        return self.registry.save(as_toolchain(chain), overwrite=overwrite)
 
     def get(self, name: str) -> Toolchain:
         return self.registry.get(name)
@@ -509,16 +509,9 @@ class Chains:
             return self.registry.get(chain)
         raise TypeError(f"Expected a Toolchain or a chain name, not {type(chain).__name__}.")
 
-    def __repr__(self) -> str:
-        from ..display.chains import chains_text
-
-        return chains_text(self.all(), self.registry.broken)
-
-    def _repr_markdown_(self) -> str:
-        from ..display.chains import chains_markdown
-
-        problems = {chain.name: self.validate(chain) for chain in self.all()}
-        return chains_markdown(self.all(), problems, self.registry.broken)
+    def __repr__(self) -> str:  # the notebook's views are in display/chains.py
+        broken = "".join(f"; {name} could not be loaded ({why})" for name, why in self.registry.broken.items())
+        return f"Chains({len(self)} saved: {', '.join(self.names()) or 'none'}{broken})"
 
 
 def _input_problems(item: Any, seen: set[str]) -> list[str]:

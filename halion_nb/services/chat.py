@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from ..core.brief import brief
 from ..core.invocation import ToolOutcome
 from ..errors import HalionError
 from . import llm
@@ -47,9 +48,9 @@ class ToolCallRecord:
     """What the invocation path returned: the text the model read, the log row, the raw value."""
 
     def __repr__(self) -> str:
-        from ..display.chat import tool_call_line
-
-        return tool_call_line(self, self.redact)
+        outcome = f"✗ {brief(self.error, self.redact)}" if self.error is not None else (
+            ("⇒ you: " if self.to_person else "→ ") + brief(self.result, self.redact))
+        return f"ToolCallRecord({self.name}({brief(self.arguments, self.redact)}) {outcome}, {self.duration_ms:.0f} ms)"
 
     @property
     def call_id(self) -> str:
@@ -99,15 +100,10 @@ class ChatResult:
     def __str__(self) -> str:
         return self.redact(self.text) if self.redact else self.text  # print(result) is shown too
 
-    def __repr__(self) -> str:
-        from ..display.chat import chat_result_text
-
-        return chat_result_text(self)
-
-    def _repr_html_(self) -> str:
-        from ..display.chat import chat_result_html
-
-        return chat_result_html(self)
+    def __repr__(self) -> str:  # the notebook's views are in display/chat.py
+        calls = ", ".join(f"{r.name} {'✓' if r.ok else '✗'}" for r in self.tool_calls) or "none"
+        return (f"ChatResult({self.stopped_reason}, {self.rounds} round(s), tool calls: {calls}): "
+                f"{brief(self.text, self.redact, 300)}")
 
 
 class Conversation:

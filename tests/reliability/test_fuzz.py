@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from typing_extensions import TypedDict
 
 from halion_nb.core.tool import Tool
+from halion_nb.display.printers import formats
 from halion_nb.errors import ChainValidationError, HalionError, ToolArgumentError
 from halion_nb.models import ToolState
 from halion_nb.testing import FakeOpenAI, call, reply
@@ -447,7 +448,7 @@ def test_random_chain_files_load_or_are_reported_by_name(chain_ws: Workspace, ca
                     if chain.expose and stem not in ws.tools:
                         assert stem in {t.name for t in ws.chains.exposed_tools()}
             repr(ws.chains)
-            ws.chains._repr_markdown_()
+            formats(ws.chains)
         except ChainValidationError:
             pass  # the inputs a fuzzed chain declares may not take text="hi": refused with its reasons
         except AssertionError:

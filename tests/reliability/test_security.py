@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from halion_nb import export_tools, import_tools
+from halion_nb.display.printers import formats
 from halion_nb.errors import (
     ChainValidationError, HalionError, StateFileError, ToolLoadError, ToolNameError, ToolNotFoundError,
 )
@@ -207,7 +208,7 @@ def test_a_drafted_tool_is_never_run_by_drafting_reviewing_or_showing_it(
     assert any("evaluates code built at run time: __import__()" in w for w in draft.warnings)
     assert any("decorators run when the cell runs" in w for w in draft.warnings)
     assert any("runs code as soon as the cell runs" in w for w in draft.warnings)
-    shown = [repr(draft), str(draft), draft._repr_markdown_(), draft.model_dump_json()]
+    shown = [repr(draft), str(draft), str(formats(draft)), draft.model_dump_json()]
     assert all("evil" in s for s in shown)
 
     from halion_nb.widgets import find, panel
@@ -318,9 +319,9 @@ def test_a_secret_reaches_no_file_display_or_error(ws: Workspace, tmp_path: Path
     assert SECRET in runs[0].output and not runs[1].ok and not runs[2].ok  # the secret really went through
     for i, run in enumerate(runs):
         shown[f"run {i} repr"] = repr(run)
-        shown[f"run {i} markdown"] = run._repr_markdown_()
+        shown[f"run {i} views"] = str(formats(run))
         for step in run.steps:
-            shown[f"run {i} step {step.id}"] = repr(step)
+            shown[f"run {i} step {step.id}"] = repr(step) + str(formats(step))
         if not run.ok:
             with pytest.raises(ChainRunError) as failed:
                 run.raise_for_error()
@@ -340,14 +341,14 @@ def test_a_secret_reaches_no_file_display_or_error(ws: Workspace, tmp_path: Path
     )
     result = ws.chat("use my token")
     assert SECRET in json.dumps(fake_openai.requests[1]["messages"])  # the model did see it
-    shown["chat str"], shown["chat repr"], shown["chat html"] = str(result), repr(result), result._repr_html_()
+    shown["chat str"], shown["chat repr"], shown["chat html"] = str(result), repr(result), str(formats(result))
     for i, record in enumerate(result.tool_calls):
-        shown[f"chat tool call {i}"] = repr(record)
+        shown[f"chat tool call {i}"] = repr(record) + str(formats(record))
     shown["conversation"] = repr(ws.conversation)
     shown["log rows"] = repr(ws.log.recent(100))
     shown["env"], shown["env html"] = repr(ws.env), ws.env._repr_html_()
-    shown["tools"], shown["tools html"] = repr(ws.tools), ws.tools._repr_html_()
-    shown["chains"], shown["chains markdown"] = repr(ws.chains), ws.chains._repr_markdown_()
+    shown["tools"], shown["tools html"] = repr(ws.tools), str(formats(ws.tools))
+    shown["chains"], shown["chains markdown"] = repr(ws.chains), str(formats(ws.chains))
 
     for name in ws.tools.names():
         ws.tools.save(name)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from halion_nb.core.tool_schema import describe_function
+from halion_nb.display.printers import formats
 from halion_nb.errors import ConfigError, ToolDefinitionError
 from halion_nb.services.authoring import ToolDraft, check_draft
 from halion_nb.testing import FakeOpenAI, reply
@@ -88,7 +89,7 @@ def test_at_most_two_retries_and_the_problems_stay_listed(ws: Workspace, fake_op
     assert len(fake_openai.requests) == 3 and fake_openai.pending == 1
     assert draft.attempts == 3 and not draft.ok
     assert any("helper" in p for p in draft.problems)
-    assert "Problems" in draft._repr_markdown_() and "problem:" in repr(draft)
+    assert "Problems" in formats(draft)["text/markdown"] and "problem:" in repr(draft)
 
 
 def test_risky_code_is_warned_about_and_never_run(ws: Workspace, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
@@ -121,7 +122,7 @@ def test_risky_code_is_warned_about_and_never_run(ws: Workspace, fake_openai: Fa
     for expected in ("runs other programs", "subprocess.run()", "deletes files", "shutil.rmtree()",
                      "evaluates code", "eval()", "UNDECLARED_TOKEN", "runs code as soon as the cell runs, not only when the tool is called: line 6"):
         assert expected in text, expected
-    shown = draft._repr_markdown_() + repr(draft) + str(draft)  # review it
+    shown = formats(draft)["text/markdown"] + repr(draft) + str(draft)  # review it
     assert "⚠️" in shown and "```python" in shown
     assert not marker.exists()
     assert "clean" not in ws.tools
@@ -194,7 +195,7 @@ def test_secret_values_are_never_sent_with_the_request(ws: Workspace, fake_opena
     body = json.dumps(fake_openai.requests[0])
     assert "WEATHER_API_KEY" in body and "s3cr3t-value-123" not in body
     assert draft.env_vars == ["WEATHER_API_KEY", "OTHER_KEY"] and draft.missing_env == ["OTHER_KEY"]
-    assert "%halion env set OTHER_KEY" in draft._repr_markdown_()
+    assert "%halion env set OTHER_KEY" in formats(draft)["text/markdown"]
 
 
 def test_a_hard_coded_secret_is_hidden_and_sent_back_as_a_problem(ws: Workspace, fake_openai: FakeOpenAI) -> None:
@@ -208,7 +209,7 @@ def test_a_hard_coded_secret_is_hidden_and_sent_back_as_a_problem(ws: Workspace,
 
     fake_openai.script(*[answer(leaky, rationale="Uses s3cr3t-value-123.")] * 3)
     kept = ws.tools.draft("weather")
-    shown = kept.model_dump_json() + repr(kept) + kept._repr_markdown_()
+    shown = kept.model_dump_json() + repr(kept) + formats(kept)["text/markdown"]
     assert "s3cr3t-value-123" not in shown and 'key = "***"' in kept.code
     assert any("secret value" in p for p in kept.problems)
 

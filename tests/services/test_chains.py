@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from halion_nb.display.printers import formats
 from halion_nb.errors import ChainValidationError, HalionError
 from halion_nb.models import ChainInput, Ref, Toolchain, ToolchainStep
 from halion_nb.services.chains import ChainRunError
@@ -204,7 +205,8 @@ def test_a_failing_step_stops_the_run_and_keeps_what_was_done(ws: Workspace) -> 
     assert run.step("fetch").result["city"] == "Lima"
     assert run.step("convert").arguments is None
     assert CALLS == ["get_weather Lima", "explode"]
-    text = repr(run)
+    assert "failed" in repr(run) and "boom error" in repr(run)  # plain repr(), outside IPython
+    text = formats(run)["text/plain"]  # what a notebook shows
     assert "failed" in text and "✗ boom (explode) error" in text and "– convert (c_to_f) skipped" in text
 
 

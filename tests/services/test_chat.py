@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from halion_nb.display.printers import formats
 from halion_nb.errors import (
     AuthenticationFailed, BadRequest, ConfigError, ConnectionLost, HalionError, RateLimited, ServiceTimeout,
     ServiceUnavailable,
@@ -76,7 +77,7 @@ def test_text_reply(ws: Workspace, fake_openai: FakeOpenAI) -> None:
     assert [m["role"] for m in result.messages] == ["user", "assistant"]
     body = fake_openai.requests[0]
     assert body["model"] == "gpt-test" and "tools" not in body and not body.get("stream")
-    assert "Hello! How can I help?" in repr(result) and "Hello! How can I help?" in result._repr_html_()
+    assert "Hello! How can I help?" in repr(result) and "Hello! How can I help?" in formats(result)["text/html"]
 
 
 def test_system_prompt_and_history_carry_over(ws: Workspace, fake_openai: FakeOpenAI) -> None:
@@ -229,7 +230,7 @@ def test_postprocess_false_returns_the_result_to_the_person(ws: Workspace, fake_
     result = ws.chat("report on Oslo")
     assert result.stopped_reason == "direct_result" and len(fake_openai.requests) == 1
     assert json.loads(result.text) == {"city": "Oslo", "rows": [1, 2, 3]}
-    assert result.tool_calls[0].to_person is True and "result → you" in result._repr_html_()
+    assert result.tool_calls[0].to_person is True and "result → you" in formats(result)["text/html"]
     assert ws.conversation.messages[-1]["role"] == "tool"
     assert_valid_history(ws.conversation.messages)
     fake_openai.script(reply("Anything else?"))
@@ -406,7 +407,7 @@ def test_a_secret_never_reaches_log_replay_or_repr(ws: Workspace, fake_openai: F
         assert secret.encode() not in path.read_bytes(), path.name
     assert recording.read_text().count("***") >= 3
     assert "authorization" not in recording.read_text().lower()
-    assert secret not in repr(result) and secret not in result._repr_html_()
+    assert secret not in repr(result) and secret not in str(formats(result))
     assert "***" in repr(result)
 
 
