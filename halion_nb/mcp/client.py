@@ -19,7 +19,7 @@ from ..errors import ConfigError, ToolNotFoundError
 from . import McpServerError, require_sdk
 from .config import SEPARATOR, ConfigFile, ServerConfig, check_server_name, env_refs, refuse_secret_values, tool_cache
 from .connection import Connection, LoopThread
-from .remote_tool import McpTool, check_input_schema, install, result_value
+from .remote_tool import Listing, McpTool, check_input_schema, install, result_value
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -235,19 +235,28 @@ class McpServers:
 
     def _register(self, server: str, listed: list[Any], config: ServerConfig,
                   cache: bool = True) -> list[McpTool]:
-        """Put the server's tools into `ws.tools` (replacing its earlier ones); a bad schema skips one tool."""
+        """Put the server's tools into `ws.tools` (replacing its earlier ones); a bad schema skips one tool.
+
+        `listed` holds SDK tool listings, or (`cache=False`) the cached listing, checked when it was fresh.
+        """
         registry, states = self.ws.tools, self.ws.tools.manager.states()
-        tools, skipped = [], []
+        tools, skipped, fresh = [], [], []
         for item in listed:
-            why = check_input_schema(item.input_schema)
+            try:
+                listing = Listing.of(item)
+            except ValueError as exc:
+                skipped.append(f"a tool listing skipped: {exc}")
+                continue
+            why = check_input_schema(listing.input_schema) if cache else None
             if why is None:
-                tool = McpTool.from_listing(server, item, self.call)
+                tool = McpTool.from_listing(server, listing, self.call)
                 if tool.name in registry and not isinstance(registry.get(tool.name), McpTool):
                     why = f"a workspace tool is named {tool.name} already"
             if why is not None:
-                skipped.append(f"tool '{item.name}' skipped: {why}")
+                skipped.append(f"tool '{listing.name}' skipped: {why}")
                 continue
             tools.append(tool)
+            fresh.append(listing.to_json())
         keep = {t.name for t in tools}
         for old in self.tools(server):
             if old.name not in keep:
@@ -261,8 +270,7 @@ class McpServers:
         else:
             self.problems.pop(server, None)
         if cache:
-            self._write_cache(server, [item.model_dump(mode="json", by_alias=True, exclude_none=True)
-                                       for item in listed])
+            self._write_cache(server, fresh)
         if config.deferred:
             from .many_tools import install_finder
 
@@ -270,29 +278,16 @@ class McpServers:
         return tools
 
     def _register_cached(self) -> None:
-        """Register the tools each server listed last time, without starting it (the SDK loads only if needed)."""
+        """Register the tools each server listed last time, without starting it or importing the SDK."""
         try:
             configs = self.servers()
         except ConfigError as exc:
             self.problems["mcp.json"] = str(exc)
             return
         cached = tool_cache(self._cache_path)
-        wanted = {n: cached[n] for n in configs if n in cached}
-        if not wanted:
-            return
-        try:
-            from mcp.types import Tool as Listed
-        except ImportError:
-            from . import INSTALL_HINT
-
-            self.problems["mcp"] = INSTALL_HINT
-            return
-        for name, items in wanted.items():
-            try:
-                listed = [Listed.model_validate(item) for item in items]
-            except ValueError:
-                continue  # a stale cache: the tools register when the server is refreshed
-            self._register(name, listed, configs[name], cache=False)
+        for name in configs:
+            if name in cached:
+                self._register(name, cached[name], configs[name], cache=False)
 
     def _write_cache(self, server: str, items: list[dict[str, Any]] | None) -> None:
         data = tool_cache(self._cache_path)

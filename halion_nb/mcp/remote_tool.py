@@ -63,6 +63,29 @@ def check_input_schema(schema: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Listing:
+    """One tool as a server lists it (from the SDK's `Tool`, or the cached JSON of one: no SDK needed)."""
+
+    name: str
+    input_schema: dict[str, Any]
+    description: str = ""
+
+    @classmethod
+    def of(cls, item: Any) -> "Listing":
+        if isinstance(item, dict):
+            name, schema = item.get("name"), item.get("inputSchema")
+            text = item.get("description") or item.get("title") or ""
+        else:
+            name, schema, text = item.name, item.input_schema, item.description or item.title or ""
+        if not isinstance(name, str) or not isinstance(schema, dict):
+            raise ValueError("a tool listing needs a name and an input schema")
+        return cls(name=name, input_schema=dict(schema), description=str(text))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "inputSchema": self.input_schema}
+
+
 @dataclass(eq=False)
 class McpTool(Tool):
     """A tool of MCP server `server`, registered in `ws.tools` as `<server>__<remote_name>`."""
@@ -72,21 +95,17 @@ class McpTool(Tool):
     _validator: Any = field(default=None, repr=False)
 
     @classmethod
-    def from_listing(cls, server: str, listed: Any, call: Callable[[str, str, dict[str, Any]], Any]) -> "McpTool":
-        """From an SDK `Tool` listing; `call(server, remote_name, arguments)` runs it on the server."""
-        from jsonschema.validators import validator_for
-
+    def from_listing(cls, server: str, listed: Listing, call: Callable[[str, str, dict[str, Any]], Any]) -> "McpTool":
+        """From a listing; `call(server, remote_name, arguments)` runs it on the server."""
         name = local_name(server, listed.name)
-        schema = dict(listed.input_schema)
-        spec = RemoteSpec(name, listed.description or listed.title or "", schema)
+        spec = RemoteSpec(name, listed.description, listed.input_schema)
 
         def run(**arguments: Any) -> Any:
             return call(server, listed.name, arguments)
 
         run.__name__ = run.__qualname__ = name
         run.__doc__ = spec.description
-        return cls(name=name, function=run, spec=spec,  # type: ignore[arg-type]
-                   server=server, remote_name=listed.name, _validator=validator_for(schema)(schema))
+        return cls(name=name, function=run, spec=spec, server=server, remote_name=listed.name)  # type: ignore[arg-type]
 
     @property
     def source(self) -> str | None:
@@ -115,6 +134,10 @@ class McpTool(Tool):
             raise ToolArgumentError(f"Arguments for '{self.name}' must be a JSON object with the parameters "
                                     f"{self._param_list()}, not {type(arguments).__name__}.",
                                     ["arguments: not a JSON object"])
+        if self._validator is None:  # built on first use: opening a workspace never imports jsonschema
+            from jsonschema.validators import validator_for
+
+            self._validator = validator_for(self.spec.parameters)(self.spec.parameters)
         problems = [f"{'.'.join(str(p) for p in e.absolute_path) or 'arguments'}: {e.message[:200]}"
                     for e in sorted(self._validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))]
         if problems:

@@ -178,3 +178,16 @@ def weekday_note_tool(day: str) -> str:
         day: Day of the week.
     """
     return f"It is {day}."
+
+
+def test_opening_a_workspace_with_mcp_servers_imports_no_sdk(ws: Workspace, time_cmd: list[str]) -> None:
+    import subprocess
+    import sys
+
+    ws.mcp.add("time", time_cmd)
+    code = ("import sys\nfrom halion_nb.workspace import Workspace\nfrom IPython.testing.globalipapp import "
+            "start_ipython\nip = start_ipython()\nip.run_line_magic('load_ext', 'halion_nb')\n"
+            f"w = Workspace({str(ws.path)!r})\nprint(sorted(n for n in w.tools.names()), "
+            "[m for m in ('mcp', 'jsonschema', 'anyio') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().endswith("['time__convert_time', 'time__get_current_time'] []"), out.stderr
