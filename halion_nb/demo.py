@@ -7,9 +7,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, HalionError
+from .services.llm import SHIPPED
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = SHIPPED[1]
+"""The demo notebooks beside the package (a source checkout or an editable install)."""
 
 
 def find_notebook(name: str) -> Path:
@@ -29,6 +31,7 @@ def run_demo(name: str = "quickstart", *, output: str | os.PathLike[str] | None 
     """Execute the notebook from a temporary copy of its folder; return a short summary."""
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     source = find_notebook(name)
     workdir = Path(tempfile.mkdtemp(prefix=f"halion-demo-{source.stem}-"))
@@ -41,6 +44,12 @@ def run_demo(name: str = "quickstart", *, output: str | os.PathLike[str] | None 
     try:
         NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(workdir)}}).execute()
+    except CellExecutionError as exc:  # the run stopped at a failed cell: say which, in one line
+        ran = [i for i, c in enumerate(notebook.cells, 1) if c.get("execution_count")]
+        where = f"cell {ran[-1]}" if ran else "a cell"
+        nbformat.write(notebook, workdir / source.name)
+        raise HalionError(f"{source.name} stopped at {where}: {exc.ename}: {exc.evalue} "
+                          f"(the executed notebook: {workdir / source.name})") from None
     finally:
         if previous is None:
             os.environ.pop("HALION_HOME", None)

@@ -3,9 +3,10 @@
     python notebooks/make_demos.py [NAME ...]
 
 For each demo: write the notebook from the cells below, run it once against
-`halion_nb.testing.FakeOpenAI` (scripted model answers) with `HALION_REPLAY` set so the
-conversation is recorded to `replays/NAME.jsonl`, then run it again offline (no key, no
-base URL) so the committed outputs are those of replay mode, as CI and `halion demo` see.
+`halion_nb.testing.FakeOpenAI` (scripted model answers) with `HALION_REPLAY` and
+`HALION_RECORD=1` set so the conversation is recorded to `replays/NAME.jsonl` (a shipped
+recording is written only with HALION_RECORD), then run it again offline (no key, no base
+URL) so the committed outputs are those of replay mode, as CI and `halion demo` see.
 """
 from __future__ import annotations
 
@@ -262,7 +263,8 @@ def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, env: dict[str, str]) -> None:
     saved = dict(os.environ)
-    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HALION_REPLAY", "HALION_HOME", "HALION_MODEL"):
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HALION_REPLAY", "HALION_RECORD", "HALION_HOME",
+                "HALION_MODEL"):
         os.environ.pop(key, None)
     os.environ.update(env)
     try:
@@ -281,7 +283,8 @@ def make(name: str) -> Path:
     try:
         with FakeOpenAI(*script) as server:
             execute(build(cells), HERE, {"OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "recording",
-                                          "HALION_REPLAY": str(replay), "HALION_HOME": str(scratch)})
+                                          "HALION_REPLAY": str(replay), "HALION_HOME": str(scratch),
+                                          "HALION_RECORD": "1"})  # shipped recordings: only this rewrites them
             if server.pending:
                 raise RuntimeError(f"{name}: {server.pending} scripted answers were not used")
     finally:

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from typing import Any
 
 from ..core.tool_files import tool_function_name
 from ..errors import HalionError
-from .commands import UsageError, _Parser
+from .commands import UsageError, _Parser, fail
 from .display import ToolCard
 
 TOOL_PARSER = _Parser(prog="%%tool", add_help=False,
@@ -23,11 +22,10 @@ def run_tool_cell(shell: Any, line: str, cell: str) -> None:
     try:
         args = TOOL_PARSER.parse_args(shlex.split(line))
     except (UsageError, ValueError) as exc:
-        print(f"halion: {exc}", file=sys.stderr)
-        return
+        fail(str(exc))
     result = shell.run_cell(cell, store_history=False)
-    if not result.success:
-        return  # the traceback of the person's code is already shown
+    if not result.success:  # its traceback is already shown; the cell fails so that a notebook run stops
+        fail("the cell raised an error (shown above), so no tool was registered.")
     from ..workspace import workspace
 
     ws = workspace()
@@ -43,8 +41,7 @@ def run_tool_cell(shell: Any, line: str, cell: str) -> None:
         )
         saved = ws.tools.save(tool.name) if args.save else None
     except HalionError as exc:
-        print(f"halion: {exc}", file=sys.stderr)
-        return
+        fail(str(exc))
     from IPython.display import display
 
     display(ToolCard.of(ws, tool.name, saved=saved))

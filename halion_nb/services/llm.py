@@ -18,6 +18,7 @@ import uuid
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from ..errors import (
@@ -39,6 +40,8 @@ M = TypeVar("M", bound="BaseModel")
 NO_KEY = "sk-no-key-needed"
 """Placeholder key for local servers (Ollama, vLLM, LM Studio) that need none."""
 REPLAY_URL = "http://replay.halion.invalid/v1"
+SHIPPED = (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2] / "notebooks")
+"""The package and its demo notebooks: a recording inside them is shipped, and a person's run never writes it."""
 
 SETUP_HELP = (
     "Set OPENAI_API_KEY for OpenAI or a compatible proxy (ws.env.set('OPENAI_API_KEY', ...) keeps it in "
@@ -83,10 +86,19 @@ def mode(ws: "Workspace") -> str:
     """"live", "record" (live, writing ws.replay) or "replay" (serving ws.replay); ConfigError if none."""
     live = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
     if live:
-        return "record" if ws.replay else "live"
+        return "record" if ws.replay and may_record(ws.replay) else "live"
     if ws.replay:
         return "replay"
     raise ConfigError(f"no model service is configured. {SETUP_HELP}")
+
+
+def may_record(path: Path) -> bool:
+    """A live run records into `path` unless it is a shipped recording (inside the package or its demo
+    notebooks/ folder): only HALION_RECORD=1, as notebooks/make_demos.py sets it, rewrites those."""
+    if os.environ.get("HALION_RECORD", "").strip().lower() not in ("", "0", "false", "no"):
+        return True
+    where = Path(path).expanduser().resolve()
+    return not any(where.is_relative_to(folder) for folder in SHIPPED)
 
 
 def client(ws: "Workspace") -> "openai.OpenAI":

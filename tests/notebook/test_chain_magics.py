@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.testing.globalipapp import start_ipython
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.testing.globalipapp import get_ipython, start_ipython
 from IPython.utils.capture import CapturedIO, capture_output
 
 import halion_nb
@@ -49,7 +50,7 @@ CHAIN = {
 
 @pytest.fixture(scope="module")
 def ip() -> Iterator[Any]:
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython() or InteractiveShell.instance()  # one shell per process
     shell.run_line_magic("load_ext", "halion_nb")
     types = shell.display_formatter.active_types
     shell.display_formatter.active_types = [*types, "text/markdown"]  # what a notebook kernel asks for
@@ -68,8 +69,8 @@ def ws(tmp_path: Path, ip: Any) -> Iterator[Workspace]:
 
 
 def magic(ip: Any, line: str) -> CapturedIO:
-    with capture_output() as captured:
-        ip.run_line_magic("halion", line)
+    with capture_output() as captured:  # through run_cell: a failed command fails the cell as IPython shows it
+        ip.run_cell(f"%halion {line}")
     return captured
 
 

@@ -36,11 +36,8 @@ def run(shell: Any, line: str, cell: str | None = None) -> Any:
     """Run a magic; return the captured stdout, stderr and displayed outputs."""
     from IPython.utils.capture import capture_output
 
-    with capture_output() as captured:
-        if cell is None:
-            shell.run_line_magic("halion", line)
-        else:
-            shell.run_cell_magic("halion", line, cell)
+    with capture_output() as captured:  # through run_cell: a failed command fails the cell as IPython shows it
+        shell.run_cell(f"%halion {line}" if cell is None else f"%%halion {line}\n{cell}")
     return captured
 
 
@@ -130,7 +127,7 @@ def test_new_model_and_log(ip: Any, fake_openai: FakeOpenAI) -> None:
 def test_errors_print_one_line_without_traceback(ip: Any, fake_openai: FakeOpenAI) -> None:
     fake_openai.script(error(401, "Incorrect API key provided"))
     captured = run(ip, "chat hello")
-    assert captured.stderr.startswith("halion: the model service refused the API key")
+    assert captured.stderr.startswith("UsageError: halion: the model service refused the API key")
     assert captured.stderr.count("\n") == 1 and "Traceback" not in captured.stderr + captured.stdout
     assert "give a message" in run(ip, "chat").stderr
 

@@ -68,8 +68,8 @@ def run(shell: Any, line: str) -> str:
     """Run `%halion line`; everything it printed or displayed (text and HTML), as one string."""
     from IPython.utils.capture import capture_output
 
-    with capture_output() as captured:
-        shell.run_line_magic("halion", line)
+    with capture_output() as captured:  # through run_cell: a failed command fails the cell as IPython shows it
+        shell.run_cell(f"%halion {line}")
     shown = [captured.stdout, captured.stderr]
     shown += [value for o in captured.outputs for value in o.data.values() if isinstance(value, str)]
     return "\n".join(shown)

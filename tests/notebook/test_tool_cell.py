@@ -32,6 +32,8 @@ def test_a_tool_cell_with_a_line_magic_registers_its_function(ip: Any, tmp_path:
 def test_a_tool_cell_that_is_not_python_gets_one_clear_line(ip: Any, tmp_path: Path) -> None:
     halion_nb.use_workspace(tmp_path)
     with capture_output() as captured:
-        ip.run_cell_magic("tool", "", "def broken(:\n    pass\n")
+        result = ip.run_cell("%%tool\ndef broken(:\n    pass\n")
     assert "SyntaxError" in captured.stdout + captured.stderr  # IPython shows the person's own error
     assert "Traceback" not in captured.stderr
+    assert not result.success, "the cell fails, so that a notebook run stops there"
+    assert "UsageError: halion: the cell raised an error (shown above), so no tool was registered." in captured.stderr

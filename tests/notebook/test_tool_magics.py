@@ -11,6 +11,7 @@ from typing import Any
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_code_cell, new_notebook
 
 from halion_nb import Workspace
@@ -110,9 +111,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     templated = {"setup", "export"}  # the other cells hold literal braces
     nb = new_notebook(cells=[new_code_cell(source.format(**values) if label in templated else source)
                              for label, source in CELLS])
-    NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True,
+    replies: dict[str, tuple[str, str | None]] = {}
+
+    def on_reply(cell: Any, cell_index: int, execute_reply: dict[str, Any]) -> None:
+        content = execute_reply["content"]
+        replies[CELLS[cell_index][0]] = (content["status"], content.get("ename"))
+
+    NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True, on_cell_executed=on_reply,
                    resources={"metadata": {"path": str(root)}}).execute()
-    return {"cells": {label: cell for (label, _), cell in zip(CELLS, nb.cells)}, "home": home, "root": root}
+    return {"cells": {label: cell for (label, _), cell in zip(CELLS, nb.cells)}, "home": home, "root": root,
+            "replies": replies}
 
 
 def outputs(run: dict[str, Any], label: str) -> list[dict[str, Any]]:
@@ -216,9 +224,10 @@ def test_help_lists_the_subcommands(run: dict[str, Any]) -> None:
                                    "bad_quote", "tool_bad_flag"])
 def test_bad_words_give_a_short_usage_on_stderr(run: dict[str, Any], label: str) -> None:
     err = stream(run, label, "stderr")
-    assert err.startswith("halion: ")
+    assert err.startswith("UsageError: halion: ")
     assert "usage" in err or "help" in err or "quotes" in err
-    assert len(err.splitlines()) <= 4 and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert run["replies"][label] == ("error", "UsageError"), "the cell fails, as IPython's own usage errors do"
     assert [o["output_type"] for o in outputs(run, label)] == ["stream"]
 
 
@@ -232,7 +241,8 @@ def test_bad_flag_does_not_run_the_cell(run: dict[str, Any]) -> None:
 ])
 def test_errors_are_one_clear_message(run: dict[str, Any], label: str, words: str) -> None:
     err = stream(run, label, "stderr")
-    assert err.startswith("halion: ") and words in err and "Traceback" not in err
+    assert err.startswith("UsageError: halion: ") and words in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and run["replies"][label] == ("error", "UsageError")
 
 
 def test_an_error_in_the_persons_code_registers_nothing(run: dict[str, Any]) -> None:
@@ -273,3 +283,21 @@ def test_load_ext_and_a_tool_cell_stay_lazy(tmp_path: Path) -> None:
     assert found["before"] == [] and found["ok"] and found["names"] == ["twice"]
     assert found["after_load"] == [], "%load_ext halion_nb imported heavy modules"
     assert found["after_tool"] == [], "a %%tool cell imported heavy modules"
+
+
+@pytest.mark.parametrize(("failing", "first_line"), [
+    ("%halion show nosuch", "UsageError: halion: No tool named 'nosuch'"),
+    ("%halion frobnicate", "UsageError: halion: unknown subcommand 'frobnicate'"),
+    ("%%tool\ndef oops(a: int) -> int:\n    return a\n1 / 0",
+     "UsageError: halion: the cell raised an error (shown above), so no tool was registered."),
+], ids=["command", "usage", "tool-cell"])
+def test_a_notebook_run_stops_at_a_failed_command(tmp_path: Path, failing: str, first_line: str) -> None:
+    cells = [f'import os\nos.environ["HALION_HOME"] = {str(tmp_path / "ws")!r}\n%load_ext halion_nb',
+             failing, 'print("still running")']
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    with pytest.raises(CellExecutionError) as info:
+        NotebookClient(nb, kernel_name="python3", timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert info.value.ename == "UsageError"
+    err = "".join(o["text"] for o in nb.cells[1].outputs if o["output_type"] == "stream" and o["name"] == "stderr")
+    assert err.startswith(first_line) and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert nb.cells[2].outputs == [] and nb.cells[2].execution_count is None, "the run stopped at the failed cell"

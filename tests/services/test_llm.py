@@ -99,3 +99,32 @@ def test_importing_halion_does_not_import_openai() -> None:
             "halion_nb.notebook.chat_commands; print('openai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_live_run_never_writes_a_shipped_recording(ws: Workspace, fake_openai: FakeOpenAI, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = llm.SHIPPED[1] / "replays" / "quickstart.jsonl"
+    assert shipped.is_file()
+    assert llm.mode(Workspace(tmp_path / "a", replay=shipped)) == "live", "OPENAI_BASE_URL is set: no recording"
+    monkeypatch.setattr(llm, "SHIPPED", (tmp_path / "package", tmp_path / "notebooks"))
+    recording = tmp_path / "notebooks" / "replays" / "demo.jsonl"
+    recording.parent.mkdir(parents=True)
+    recording.write_text('{"shipped": true}\n')
+    demo = Workspace(tmp_path / "b", replay=recording)
+    demo.max_retries = 0
+    fake_openai.script(reply("Live answer."), reply("Recorded answer."))
+    assert demo.chat("hi").text == "Live answer."
+    assert recording.read_text() == '{"shipped": true}\n'
+    monkeypatch.setenv("HALION_RECORD", "1")  # what notebooks/make_demos.py sets to rewrite them
+    assert llm.mode(demo) == "record"
+    demo.chat("again")
+    assert "Recorded answer." in recording.read_text().splitlines()[-1]
+
+
+def test_a_live_run_records_a_persons_own_replay_file(ws: Workspace, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.jsonl"
+    fake_openai.script(reply("Kept."))
+    own = Workspace(tmp_path / "c", replay=mine)
+    own.max_retries = 0
+    assert llm.mode(own) == "record" and own.chat("hello").text == "Kept."
+    assert "Kept." in mine.read_text()
