@@ -191,3 +191,19 @@ def test_opening_a_workspace_with_mcp_servers_imports_no_sdk(ws: Workspace, time
             "[m for m in ('mcp', 'jsonschema', 'anyio') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().endswith("['time__convert_time', 'time__get_current_time'] []"), out.stderr
+
+
+def test_without_the_mcp_extra_each_entry_point_says_which_extra_to_install(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nsys.modules['mcp'] = None  # as if the extra were not installed\n"
+            "from halion_nb.cli import main\nfrom halion_nb.workspace import Workspace\n"
+            f"w = Workspace({str(tmp_path)!r})\n"
+            "try:\n    w.mcp.add('time', ['mcp-server-time'])\nexcept Exception as exc:\n    print(exc)\n"
+            "try:\n    w.mcp.serve()\nexcept Exception as exc:\n    print(exc)\n"
+            "sys.exit(main(['mcp', '--workspace', sys.argv[1]]))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    hint = 'MCP support needs the mcp extra: pip install "halion_nb[mcp]"'
+    assert out.stdout.splitlines() == [hint, hint]
+    assert out.returncode == 1 and out.stderr.strip() == f"halion: {hint}"
