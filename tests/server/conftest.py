@@ -76,10 +76,9 @@ def plus_one() -> Toolchain:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The workspace folder the extension opens, holding `add` and `shout` saved as tool files."""
+def home(tmp_path: Path) -> Path:
+    """The workspace folder the extension opens (`HalionApp.home`), holding three saved tools."""
     folder = tmp_path / "workspace"
-    monkeypatch.delenv("HALION_HOME", raising=False)
     ws = Workspace(folder)
     for fn in (add, shout, fail):
         ws.tools.register(fn)

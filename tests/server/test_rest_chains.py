@@ -157,3 +157,13 @@ async def test_the_log_filters_and_shows_caller_and_user(api, halion):
 async def test_bad_log_parameters_are_400(api, params, expected):
     status, body = await api("log", params=params)
     assert status == 400 and expected in body["message"]
+
+
+async def test_an_unreadable_log_is_a_json_500_saying_what_to_do(api, halion):
+    log_file = halion.workspace.log.path
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file.write_bytes(b"this is not sqlite" * 100)
+    status, body = await api("log")
+    assert (status, body["status"]) == (500, 500)
+    assert "not a readable SQLite database" in body["message"] and "Move it aside" in body["message"]
+    assert log_file.read_bytes() == b"this is not sqlite" * 100
