@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import queue
 import threading
 import time
@@ -26,7 +27,7 @@ from ..errors import ChainValidationError, HalionError
 from ..models import Toolchain
 from .batch_executors import INSTALL_ON_WORKERS, Seam, check_workers, is_missing_halion, resolve
 from .batch_inputs import read_inputs
-from .batch_worker import Secrets, Status, StepResult, Task, TaskResult, ToolPayload, clean_data, run_task
+from .batch_worker import Secrets, Status, StepResult, Task, TaskResult, ToolPayload, clean_data, packed, run_task
 
 if TYPE_CHECKING:
     from ..core.tool import Tool
@@ -208,7 +209,8 @@ class BatchRun:
             for task in tasks:
                 result = self.results[task.index]
                 result.status, result.attempts = "pending", task.attempt
-                future = seam.executor.submit(run_task, task)
+                future = (seam.executor.submit(pickle.loads, packed(task)) if seam.remote
+                          else seam.executor.submit(run_task, task))
                 self._futures[future] = (task.index, task.attempt)
                 future.add_done_callback(arrived.put)
         threading.Thread(target=self._collect, args=(seam, arrived, len(tasks)), daemon=True,

@@ -95,4 +95,4 @@ def _dask_label(client: Any) -> str:
         workers = len(client.scheduler_info().get("workers", {}))
     except Exception:  # a display string must never fail
         return "Dask"
-    return f"Dask, {workers} workers"
+    return f"Dask, {workers} worker{'' if workers == 1 else 's'}"

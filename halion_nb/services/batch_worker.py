@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import socket
 import sys
 import threading
@@ -132,6 +133,26 @@ class TaskResult:
     calls: list[StepCall] = field(default_factory=list)
     run_id: str | None = None
     worker: str = ""
+
+
+class _Deferred:
+    """A task whose unpickling runs it (see `packed`)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return run_task, (self.task,)
+
+
+def packed(task: Task) -> bytes:
+    """The task as bytes for `pickle.loads` on a worker, which runs it and returns its `TaskResult`.
+
+    Submitting `pickle.loads(packed(task))` rather than `run_task(task)` means a worker without
+    halion_nb can still read the message: the ImportError comes from running this one task,
+    and the driver turns it into one error for the whole run.
+    """
+    return pickle.dumps(_Deferred(task), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def run_task(task: Task) -> TaskResult:
