@@ -21,9 +21,11 @@ LABELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "faults": ("faults injected / survived", ("injected", "survived")),
     "fuzz": ("fuzz cases run / crashes", ("cases", "crashes")),
     "kill_during_write": ("kill-during-write trials / broken files", ("trials", "broken_files")),
-    "secrets": ("secrets found", ("found",)),
+    "secrets": ("secret forms tried × sinks scanned, found", ("forms", "sinks", "found")),
 }
 """Report headings and the counters they show; other counters follow in brackets, other categories by name."""
+TEMPLATES = {"secrets": "secret forms tried × sinks scanned: {forms} × {sinks}, found {found}"}
+"""Categories that read better as a sentence than as `n / m`, used when the suite reported every counter named."""
 
 
 def report_path() -> Path:
@@ -39,6 +41,11 @@ def lines(tally: dict[str, dict[str, int]]) -> list[str]:
         counts = tally[category]
         heading, shown = LABELS.get(category, (f"{category} {' / '.join(counts)}".replace("_", " "), tuple(counts)))
         line = f"{heading}: {' / '.join(str(counts.get(k, 0)) for k in shown)}"
+        if category in TEMPLATES:  # a sentence when every counter it names is there, else what is
+            missing = [k for k in shown if k not in counts]
+            line = TEMPLATES[category].format(**counts) if not missing else \
+                f"{heading}: {', '.join(missing)} not reported, " + ", ".join(f"{k} {counts[k]}" for k in shown
+                                                                          if k in counts)
         rest = [f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if k not in shown]
         out.append(line + (f" ({', '.join(rest)})" if rest else ""))
     missing = [heading for c, (heading, _) in LABELS.items() if c not in tally]

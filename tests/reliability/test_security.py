@@ -371,3 +371,176 @@ def test_a_secret_reaches_no_file_display_or_error(ws: Workspace, tmp_path: Path
     tally.add("secrets", found=len(found), places_scanned=len(shown) + len(files) + 1)
     assert found == [], f"the secret leaked into: {found}"
     assert SECRET in (ws.path / ".halion" / ".env").read_text()
+
+
+# -- every form of a secret against every sink ------------------------------------------------------
+
+MATRIX_SECRETS = {
+    "SERVICE_TOKEN": "hx-Rl7pQ2wZ9tVb4Nm6Kc",
+    "ODD_PASSWORD": 'pä"ss\\w/rd&<k> 9Zq-Tx4',  # JSON, URL, HTML and repr all escape it; non-ASCII for ensure_ascii
+    "TLS_PRIVATE_KEY": ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIB\n"
+                        "AQC7VJTUt9Us8cKBwko1a2b3c4d5e6f7g8h9i0jAkBlCmDnEoFp\n-----END PRIVATE KEY-----"),
+}
+MODEL_KEY = "sk-proj-Zq81mW0cVt5hYx2Lp9RfD3"
+"""The model service key, quoted back by a 401."""
+
+ENCODED = {
+    "plain": "s",
+    "JSON-escaped": "json.dumps(s, ensure_ascii=False)[1:-1]",
+    "JSON ensure_ascii": "json.dumps(s)[1:-1]",
+    "URL-quoted": "quote(s, safe='')",
+    "URL quote_plus": "quote_plus(s)",
+    "HTML-escaped": "html.escape(s)",
+    "repr": "repr(s)[1:-1]",
+    "near the 2,000-character cut": "'n' * 1990 + s",
+    "near the 64 KiB log cut": "'f' * (64 * 1024 - 9) + s + ' tail'",
+}
+"""How the form tool writes each secret: the forms a sink may be handed."""
+FORMS = [*ENCODED, "multi-line (a PEM key)", "split across stream chunks", "a tool argument", "quoted by a 401/400"]
+
+FORM_TOOL = f'''\
+import html
+import json
+import os
+from urllib.parse import quote, quote_plus
+
+
+def leak(form: str, which: str) -> str:
+    """Return a secret in one encoding.
+
+    Args:
+        form: The encoding.
+        which: The environment variable holding the secret.
+    """
+    s = os.environ[which]
+    return {{{", ".join(f"{name!r}: {code}" for name, code in ENCODED.items())}}}[form]
+'''
+
+FAIL_TOOL = '''\
+import os
+from urllib.parse import quote
+
+
+def refuse(which: str) -> str:
+    """Fail with a secret in the message, plain and URL-quoted.
+
+    Args:
+        which: The environment variable holding the secret.
+    """
+    s = os.environ[which]
+    raise RuntimeError(f"the service refused {s} (sent as {quote(s, safe='')})")
+'''
+
+
+def needles(secret: str) -> list[str]:
+    """What would show the secret or a piece of it: its encodings, and every 8 characters of it (of each
+    line of key material for a multi-line one) raw and JSON-escaped."""
+    from html import escape
+    from urllib.parse import quote, quote_plus
+
+    whole = [secret, json.dumps(secret, ensure_ascii=False)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe=""),
+             quote_plus(secret), escape(secret), repr(secret)[1:-1]]
+    lines = [line for line in secret.splitlines() if "PRIVATE KEY" not in line] or [secret]
+    pieces = {p for text in lines for form in (text, json.dumps(text)[1:-1])
+              for p in (form[i:i + 8] for i in range(len(form) - 7))}
+    return sorted(set(whole) | pieces)
+
+
+def test_every_form_of_a_secret_reaches_no_sink(ws: Workspace, tmp_path: Path, fake_openai: FakeOpenAI,
+                                                monkeypatch: pytest.MonkeyPatch, tally: Any) -> None:
+    from halion_nb.display.printers import formats
+    from halion_nb.testing import error
+
+    replay = tmp_path / "session.jsonl"
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("HALION_REPLAY", str(replay))  # live and recording
+    ws.max_retries = 0
+    for name, value in MATRIX_SECRETS.items():
+        ws.env.set(name, value)
+    ws.env.set("OPENAI_API_KEY", MODEL_KEY)
+    ws.tools.update_source(None, FORM_TOOL)
+    ws.tools.update_source(None, FAIL_TOOL)
+    secrets = [*MATRIX_SECRETS.values(), MODEL_KEY]
+    everything = " | ".join(secrets)
+
+    fake_openai.script(
+        reply(tool_calls=[call("leak", {"form": form, "which": which}) for form in ENCODED for which in MATRIX_SECRETS]
+              + [call("refuse", {"which": which}) for which in MATRIX_SECRETS]
+              + [call("leak", {"form": value, "which": "SERVICE_TOKEN"}) for value in MATRIX_SECRETS.values()]),
+        reply(f"Here they are: {everything}.", chunk_size=3),
+        error(401, f"Incorrect API key provided: {MODEL_KEY}."),
+        error(400, f"Invalid 'messages[0]': {'m' * 185}{secrets[0]} (also {secrets[1]} and {secrets[2]})"),
+        reply("noted"),
+    )
+    streamed: list[str] = []
+    result = ws.chat("show me my secrets", on_text=streamed.append)
+    assert result.text == f"Here they are: {everything}." and len(result.tool_calls) == 33
+    results = json.dumps([r.result for r in result.tool_calls], ensure_ascii=False)
+    assert all(json.dumps(v, ensure_ascii=False)[1:-1] in results for v in MATRIX_SECRETS.values()), "the tools ran"
+    raised: list[BaseException] = []
+    for _ in range(2):
+        with pytest.raises(HalionError) as caught:
+            ws.chat("again", stream=False)
+        raised.append(caught.value)
+    ws.chat("x" * 1990 + secrets[0] + " " + secrets[2], stream=False)  # the log keeps the last message's first 2,000
+
+    chain = Toolchain(name="leaky", inputs=[ChainInput(name="which")], steps=[
+        ToolchainStep(id="a", tool="leak", arguments={"form": "JSON-escaped", "which": Ref("inputs.which")}),
+        ToolchainStep(id="b", tool="refuse", arguments={"which": Ref("inputs.which")})])
+    ws.chains.save(chain)
+    runs = [ws.chains.run("leaky", which=which) for which in MATRIX_SECRETS]
+    for run in runs:
+        with pytest.raises(ChainRunError) as caught:
+            run.raise_for_error()
+        raised.append(caught.value)
+    ws.tools.disable("refuse")
+    ws.tools.enable("refuse")  # tool_status.json written
+    for name in ws.tools.names():
+        ws.tools.save(name)
+    exported = tmp_path / "exported"
+    exported.mkdir()
+    ws.chains.export("leaky", exported)
+
+    shown: dict[str, str] = {}
+    for label, obj in [("chat result", result), *((f"tool call {i}", r) for i, r in enumerate(result.tool_calls)),
+                       *((f"chain run {i}", r) for i, r in enumerate(runs)),
+                       *((f"step {i}.{s.id}", s) for i, r in enumerate(runs) for s in r.steps),
+                       ("tools", ws.tools), ("chains", ws.chains), ("env", ws.env), ("conversation", ws.conversation),
+                       ("log rows", ws.log.recent(100))]:
+        shown[f"{label} repr"], shown[f"{label} str"] = repr(obj), str(obj)
+        for mime, text in formats(obj).items():
+            shown[f"{label} {mime}"] = text
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "x", outputs=[nbformat.v4.new_output("display_data", data=formats(obj))])
+        for obj in [result, *result.tool_calls, *runs, ws.tools, ws.chains]])
+    sinks: dict[str, dict[str, str | bytes]] = {
+        "exceptions": {f"exception {i}": " ".join([str(e), repr(e), *map(str, e.args)]) for i, e in enumerate(raised)},
+        "on_text stream": {f"streamed up to piece {i}": "".join(streamed[:i]) for i in range(1, len(streamed) + 1)},
+        "reprs, HTML and Markdown of results": shown,
+        "notebook JSON": {"notebook": nbformat.writes(notebook)},
+        "call log (database and WAL)": {p.name: p.read_bytes() for p in (ws.path / ".halion").glob("calls.sqlite*")},
+        "replay recording": {replay.name: replay.read_bytes()},
+        "tools/": {p.name: p.read_bytes() for p in (ws.path / "tools").rglob("*") if p.is_file()},
+        "chains/ and exported chains": {p.name: p.read_bytes() for p in [*(ws.path / "chains").rglob("*.json"),
+                                                                         *exported.iterdir()]},
+        "tool_status.json": {"tool_status.json": (ws.path / ".halion" / "tool_status.json").read_bytes()},
+        "other workspace state": {p.name: p.read_bytes() for p in (ws.path / ".halion").iterdir()
+                                  if p.is_file() and p.name != ".env" and not p.name.startswith("calls.sqlite")
+                                  and p.name != "tool_status.json"},
+    }
+    ws.log.close()  # checkpointed into the main file: scan it again
+    sinks["call log (database and WAL)"]["after close"] = (ws.path / ".halion" / "calls.sqlite").read_bytes()
+    assert len(streamed) > 5 and all(sinks[k] for k in ("tools/", "replay recording", "notebook JSON"))
+
+    looked_for = [n for s in secrets for n in needles(s)]
+    found = []
+    for sink, places in sinks.items():
+        for place, data in places.items():
+            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+            wide = "" if isinstance(data, str) else data.decode("utf-16-le", "replace")
+            found += [f"{sink} / {place}: {n!r}" for n in looked_for if n in text or n in wide]
+    tally.add("secrets", forms=len(FORMS), sinks=len(sinks), places_scanned=sum(map(len, sinks.values())),
+              found=len(found))
+    assert found == [], f"{len(found)} leak(s): " + "; ".join(found[:20])
+    control = (ws.path / ".halion" / ".env").read_text()  # the one place they are kept: the scan finds them there
+    assert "***" in shown["chat result str"] and sum(n in control for n in looked_for) > len(secrets)
