@@ -228,8 +228,8 @@ def rest_markdown(doc: dict[str, Any] | None = None) -> str:
     lines = [
         "# REST API",
         "",
-        "<!-- Generated from the OpenAPI document by `python -m halion_nb.server.openapi docs/rest.md`; "
-        "do not edit. -->",
+        ("<!-- Generated from the OpenAPI document by `python -m halion_nb.server.openapi docs/rest.md`; "
+         "do not edit. -->"),
         "",
         doc["info"]["description"],
         "",

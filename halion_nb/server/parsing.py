@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import HalionError
-from ..models import Toolchain, error_text
+from ..models import Toolchain, chain_error_text
 
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "true or false", int: "an integer",
                float: "a number"}
@@ -125,17 +125,10 @@ def chain_from_json(data: Mapping[str, Any], name: str) -> Toolchain:
     try:
         return Toolchain.model_validate({**data, "name": name})
     except ValidationError as exc:
-        problems = [_locate(e, data) for e in exc.errors()]
+        steps = data.get("steps") if isinstance(data.get("steps"), list) else []
+        ids = [str(s.get("id") or "") if isinstance(s, dict) else "" for s in steps]
+        problems = [chain_error_text(e, ids) for e in exc.errors()]
         raise RequestError(400, f"Not a valid chain: {'; '.join(problems)}.", problems=problems) from None
     except RecursionError:
         raise RequestError(400, "Not a valid chain: nested too deeply.") from None
 
-
-def _locate(error: Any, data: Mapping[str, Any]) -> str:
-    loc = list(error["loc"])
-    steps = data.get("steps")
-    if loc[:1] == ["steps"] and len(loc) > 1 and isinstance(loc[1], int) and isinstance(steps, list) \
-            and loc[1] < len(steps) and isinstance(steps[loc[1]], dict) and isinstance(steps[loc[1]].get("id"), str):
-        rest = ".".join(map(str, loc[2:]))
-        return f"step '{steps[loc[1]]['id']}': {rest + ': ' if rest else ''}{error_text(error)}"
-    return f"{'.'.join(map(str, loc)) or 'chain'}: {error_text(error)}"

@@ -6,12 +6,13 @@ so a test can hand it functions that wait for the test to let them go.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
 from jupyter_server.auth import Authorizer, IdentityProvider, User
-from pytest_jupyter.jupyter_server import *  # noqa: F401,F403  (jp_fetch, jp_serverapp, ... and their hooks)
+from pytest_jupyter.jupyter_server import *  # jp_fetch, jp_serverapp, ... and the hooks running async tests
 from tornado.httpclient import HTTPClientError, HTTPResponse
 from traitlets.config import Config
 

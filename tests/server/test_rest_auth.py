@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import NoExecute, plus_one
 
 ROUTES = [("GET", ("tools",)), ("GET", ("tools", "add")), ("PATCH", ("tools", "add")),

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import plus_one
+
 from halion_nb.workspace import Workspace
 
 
