@@ -351,13 +351,11 @@ def chain_error_text(error: Any, step_ids: Sequence[str] = ()) -> str:
     """A pydantic error of a `Toolchain` as a line a person reads: `step 'fetch': tool: ...` (ids by position)."""
     loc = list(error["loc"])
     msg = error_text(error)
-    if error.get("type") == "string_pattern_mismatch":
-        msg = "not a name: use letters, digits and _, not starting with a digit, at most 64 characters"
     if loc[:1] == ["steps"] and len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(step_ids):
         rest = ".".join(map(str, loc[2:]))
         return f"step '{step_ids[loc[1]] or loc[1] + 1}': {rest + ': ' if rest else ''}{msg}"
     if loc == ["name"]:
-        return f"chain: name: {msg} (such as weather_report)"
+        return f"chain: name: {msg}"
     return f"{'.'.join(map(str, loc)) or 'chain'}: {msg}"
 
 

@@ -408,3 +408,18 @@ def test_draft_only_offers_active_tools(ws: Workspace, model: FakeOpenAI) -> Non
     ws.chains.draft("weather")
     system = model.requests[0]["messages"][0]["content"]
     assert '"get_weather"' in system and '"explode"' not in system
+
+
+def test_save_takes_a_chain_as_a_dict_or_json_text_and_says_clearly_what_is_wrong(ws: Workspace) -> None:
+    data = {"name": "from_dict", "steps": [{"id": "fetch", "tool": "get_weather",
+                                            "arguments": {"city": {"ref": "inputs.city"}}}],
+            "inputs": [{"name": "city"}]}
+    assert ws.chains.save(data).name == "from_dict.json"
+    assert ws.chains.get("from_dict").steps[0].arguments["city"] == Ref("inputs.city")
+    ws.chains.save(json.dumps({**data, "name": "from_text"}))
+    assert ws.chains.get("from_text").inputs[0].name == "city"
+    for bad, says in [("{not json", "not valid JSON"), (42, "expected a Toolchain, a dict or JSON text"),
+                      ({"name": "x", "steps": [{"id": "s"}]}, "step 's': tool: Field required")]:
+        with pytest.raises(ChainValidationError) as failed:
+            ws.chains.save(bad)  # type: ignore[arg-type]
+        assert says in str(failed.value)

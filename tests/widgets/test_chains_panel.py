@@ -266,3 +266,24 @@ def test_importing_a_file_over_a_chain_of_the_same_name_asks_first(tools: Worksp
     find(view, "halion-chains-import-file").click()
     find(view, "halion-confirm-yes").click()
     assert tools.chains.get("same").description == "theirs"
+
+
+def test_valid_is_never_shown_next_to_problems_or_after_an_edit(tools: Workspace) -> None:
+    view = panel("chains", ws=tools)
+    build_two_steps(view)
+    output, problems = find(view, "halion-chains-output"), find(view, "halion-chains-problems")
+    find(view, "halion-chains-validate").click()
+    assert "The chain is valid" in output.value and problems.value == ""
+    n = find(arg(find_all(view, "halion-chain-step")[1], "n"), "halion-chains-arg-ref")
+    n.value = None  # no reference picked: the required `n` is left out
+    assert "The chain is valid" not in output.value  # the edit took the old check back
+    find(view, "halion-chains-run").click()
+    assert "problem(s)" in problems.value and "missing required argument 'n'" in unescape(problems.value)
+    assert "The chain is valid" not in output.value
+    find(view, "halion-chains-validate").click()
+    assert "1 problem(s)" in problems.value and "The chain is valid" not in output.value
+    n.value = "steps.add.output"
+    assert problems.value == ""  # fixed: the stale problem list goes too
+    find(view, "halion-chains-validate").click()
+    assert "The chain is valid" in output.value and problems.value == ""
+    assert view.controller.editor.valid
