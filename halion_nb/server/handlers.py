@@ -92,12 +92,8 @@ class HalionHandler(ExtensionHandlerMixin, APIHandler):
                 reply["problems"] = error.problems
         elif error is not None:
             reply["message"] = "Internal error; the server log has the details."
-        reply["message"] = self._redact(reply["message"])
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(reply, ensure_ascii=False, default=str))
-
-    def _redact(self, text: str) -> str:
-        return self.app.workspace.env.redact(text)
+        self.set_header("Content-Type", "application/json")  # redacted as JSON text: problems echo values too
+        self.finish(self.app.workspace.env.redact(json.dumps(reply, ensure_ascii=False, default=str)))
 
     def chain_or_error(self, name: str) -> Toolchain:
         """The chain, 404 when unknown, 409 when its file exists but could not be read."""

@@ -161,3 +161,10 @@ async def test_tools_needing_approval_are_refused_over_rest_and_the_refusal_is_l
 async def test_a_method_the_route_lacks_is_a_json_405(api):
     status, body = await api("tools", method="DELETE")
     assert (status, body["status"]) == (405, 405)
+
+
+async def test_bad_arguments_echoing_a_secret_are_redacted_in_the_error(api, halion):
+    halion.workspace.env.set("SERVICE_TOKEN", "tok-6f1d2e9a8b7c")
+    status, body = await api("tools", "add", "call", method="POST", body={"arguments": {"a": "tok-6f1d2e9a8b7c", "b": 1}})
+    assert status == 400 and body["problems"]
+    assert "tok-6f1d2e9a8b7c" not in json.dumps(body)
