@@ -18,24 +18,26 @@ STYLE = """<style>
 .halion-panel table.halion-table { border-collapse: collapse; font-size: 12px; width: 100%; }
 .halion-panel table.halion-table th { text-align: left; border-bottom: 1px solid #d0d7de; padding: 3px 6px; }
 .halion-panel table.halion-table td { border-bottom: 1px solid #eaeef2; padding: 3px 6px; vertical-align: top; }
+.halion-panel table.halion-table th, .halion-panel table.halion-table td { text-align: left; overflow-wrap: anywhere; }
 .halion-panel .halion-muted { color: #6e7781; }
 .halion-panel .halion-err { color: #cf222e; }
 .halion-panel .halion-ok { color: #1a7f37; }
 .halion-banner { border-radius: 6px; padding: 2px 8px; align-items: center; }
+.halion-bar-text .widget-html-content { overflow-wrap: anywhere; line-height: 1.4; padding: 4px 0; }
 .halion-banner-error { background: #ffebe9; border: 1px solid #ff8182; }
 .halion-banner-info { background: #ddf4ff; border: 1px solid #54aeff; }
 .halion-banner-ok { background: #dafbe1; border: 1px solid #4ac26b; }
 .halion-confirm { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 2px 8px;
   align-items: center; }
-.halion-panel .halion-chat-history-box.widget-box { max-height: 520px; overflow-y: auto;
-  border: 1px solid #d0d7de; border-radius: 6px; padding: 6px; flex-direction: column-reverse; }
+.halion-panel .halion-chat-history-box.widget-box { border: 1px solid #d0d7de; border-radius: 6px; padding: 6px; }
 .halion-panel .halion-heading { margin-right: 6px; }
 .halion-chat-assistant p { margin: 4px 0; }
 .halion-panel .widget-html-content p, .halion-panel .widget-html-content li, .halion-panel .halion-table,
 .halion-panel .halion-chat-assistant .widget-html-content, .halion-panel .halion-chat-user .widget-html-content {
   line-height: 1.45; }
 .halion-panel .halion-chat-user .widget-html-content div { margin: 4px 0; }
-.halion-chat-cursor { color: #8250df; animation: halion-blink 1s steps(2) infinite; }
+.halion-chat-cursor { display: inline-block; width: 0.5em; height: 1em; vertical-align: text-bottom;
+  background: #8250df; animation: halion-blink 1s steps(2) infinite; }
 @keyframes halion-blink { 50% { opacity: 0; } }
 .halion-chains-status-ok { color: #1a7f37; }
 .halion-chains-status-error { color: #cf222e; }
@@ -50,6 +52,23 @@ STYLE = """<style>
 .halion-tool-row-selected { background: #ddf4ff; }
 .halion-step { border: 1px solid #d0d7de; border-radius: 6px; padding: 4px 8px; margin: 3px 0; }
 .halion-section-title { font-weight: 600; margin-top: 6px; }
+.halion-logs-cells { display: grid; column-gap: 8px; padding: 3px 6px; font-size: 12px; line-height: 1.4;
+  text-align: left; grid-template-columns: 2.6em 4.8em 3.4em minmax(4em, 1fr) minmax(6em, 2fr) minmax(6em, 2fr)
+  5.2em 5.4em; }
+.halion-logs-cells > div { min-width: 0; overflow-wrap: anywhere; display: -webkit-box; -webkit-box-orient: vertical;
+  -webkit-line-clamp: 3; overflow: hidden; }
+.halion-logs-head { font-weight: 600; border-bottom: 1px solid #d0d7de; }
+.halion-logs-row { position: relative; border-bottom: 1px solid #eaeef2; }
+.halion-logs-row:hover { background: var(--jp-layout-color2, #f6f8fa); }
+.halion-logs-row.halion-logs-row-selected { background: #ddf4ff; }
+.halion-panel .halion-logs-row .widget-button.halion-logs-row-open,
+.halion-panel .halion-logs-row .widget-button.halion-logs-row-open:hover {
+  position: absolute; inset: 0; width: 100%; height: 100%; margin: 0; padding: 0; border: none;
+  background: transparent; box-shadow: none; cursor: pointer; }
+.halion-panel .halion-logs-row .widget-button.halion-logs-row-open:focus-visible {
+  outline: 2px solid #0969da; outline-offset: -2px; }
+.halion-logs-detail { border-left: 3px solid #0969da; padding: 0 8px; margin: 2px 0 10px 6px; }
+.halion-tools-summary .widget-html-content { line-height: 1.35; }
 </style>"""
 
 
@@ -62,9 +81,21 @@ def css(widget: W.Widget, *classes: str) -> Any:
 
 def button(description: str, cls: str, *, icon: str = "", tooltip: str = "",
            style: str = "", width: str | None = None) -> W.Button:
-    layout = W.Layout(width=width) if width else W.Layout(width="auto")
+    """A button as wide as its text and icon (a Font Awesome name, e.g. "play"); it never shrinks
+    in a crowded row (ipywidgets would cut its text to "R…")."""
+    layout = W.Layout(width=width or "auto", min_width="fit-content", flex="0 0 auto")
     return css(W.Button(description=description, icon=icon, tooltip=tooltip or description,
                         button_style=style, layout=layout), cls)
+
+
+ROW = {"align_items": "center", "flex_flow": "row wrap"}
+"""Layout of a row of controls: vertically centred, wrapping onto a new line when the panel is narrow."""
+
+
+def wrap_row(children: list[W.Widget], cls: str | None = None, **layout: Any) -> W.HBox:
+    """An HBox of controls laid out as `ROW` (extra layout traits as keywords)."""
+    box = W.HBox(children, layout=W.Layout(**{**ROW, **layout}))
+    return css(box, cls) if cls else box
 
 
 def html(value: str = "", cls: str | None = None) -> W.HTML:
@@ -92,25 +123,45 @@ def pre(value: Any) -> str:
     return f"<pre>{escape(text)}</pre>"
 
 
-def heading(icon: str, text: str) -> str:
-    """A panel title with a Font Awesome icon (bundled with ipywidgets; emoji fonts may be missing)."""
-    return f'<b class="halion-heading"><i class="fa fa-{icon}"></i> {escape(text)}</b>'
+def icon(name: str) -> str:
+    """A Font Awesome icon (shipped with ipywidgets) as HTML; emoji fonts may be missing, this is not."""
+    return f'<i class="fa fa-{name}" aria-hidden="true"></i>'
 
 
-def message(text: str, kind: str = "info") -> str:
-    """One line of HTML: kind is info, ok or error."""
+def heading(name: str, text: str) -> str:
+    """A panel title with a Font Awesome icon."""
+    return f'<b class="halion-heading">{icon(name)} {escape(text)}</b>'
+
+
+def message(text: str, kind: str = "info", mark: str = "") -> str:
+    """One line of HTML: kind is info, ok or error; `mark` names a leading icon ("check", "times")."""
     cls = {"ok": "halion-ok", "error": "halion-err"}.get(kind, "halion-muted")
-    return f'<span class="{cls}">{escape(text)}</span>'
+    lead = f"{icon(mark)} " if mark else ""
+    return f'<span class="{cls}">{lead}{escape(text)}</span>'
+
+
+def outcome(ok: bool) -> str:
+    """A green check or a red cross icon."""
+    return f'<span class="halion-ok">{icon("check")}</span>' if ok else f'<span class="halion-err">{icon("times")}</span>'
+
+
+def _bar_layout() -> W.Layout:
+    return W.Layout(**ROW)
+
+
+def bar_text() -> W.HTML:
+    """The message of a banner or confirm bar: takes the room left by its buttons and wraps."""
+    return css(W.HTML(layout=W.Layout(flex="1 1 240px", min_width="0")), "halion-bar-text")
 
 
 class Banner(W.HBox):
     """A dismissible message with an optional action button (e.g. Retry)."""
 
     def __init__(self, cls: str, action: str = "", action_cls: str = "") -> None:
-        self.text = html()
+        self.text = bar_text()
         self.action = button(action or "OK", action_cls or f"{cls}-action", style="warning")
         self.dismiss = button("", f"{cls}-dismiss", icon="times", tooltip="Dismiss")
-        super().__init__([self.text, self.action, self.dismiss])
+        super().__init__([self.text, self.action, self.dismiss], layout=_bar_layout())
         css(self, "halion-banner", cls)
         self.dismiss.on_click(lambda _: self.hide())
         self.hide()
@@ -132,10 +183,10 @@ class ConfirmBar(W.HBox):
     """Asks before a destructive action; `ask(text, on_yes)` shows it, either answer hides it."""
 
     def __init__(self, cls: str = "halion-confirm") -> None:
-        self.text = html()
+        self.text = bar_text()
         self.yes = button("Yes", "halion-confirm-yes", style="danger")
         self.no = button("Cancel", "halion-confirm-no")
-        super().__init__([self.text, self.yes, self.no])
+        super().__init__([self.text, self.yes, self.no], layout=_bar_layout())
         css(self, "halion-confirm", cls)
         self._on_yes: Callable[[], None] | None = None
         self.yes.on_click(lambda _: self._answer(True))

@@ -5,11 +5,9 @@ from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as W
-
 from ..errors import HalionError
 from ._controller import Controller
-from ._ui import ConfirmBar, PanelView, button, heading, html, message
+from ._ui import ConfirmBar, PanelView, button, heading, html, message, wrap_row
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -48,8 +46,7 @@ class AdminView(PanelView):
         self.confirm = ConfirmBar()
         self.status = html(cls="halion-admin-status")
         self.info = html(cls="halion-admin-info")
-        header = W.HBox([html(heading("cog", "Workspace")), self.refresh_button, self.reload_button, self.clear_button],
-                        layout=W.Layout(align_items="center"))
+        header = wrap_row([html(heading("cog", "Workspace")), self.refresh_button, self.reload_button, self.clear_button])
         super().__init__([header, self.confirm, self.status, self.info])
 
     def show_summary(self, s: Summary) -> None:

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import ipywidgets as W
 
-from ..errors import HalionError, ModelServiceError
 from ..display.chat import markdown_html
+from ..errors import HalionError, ModelServiceError
 from ._coalesce import Coalescer
 from ._controller import Controller
-from ._ui import Banner, PanelView, button, css, heading, html, message, pre, show
+from ._ui import ROW, Banner, PanelView, button, css, heading, html, message, pre, show, wrap_row
 
 if TYPE_CHECKING:
     from ..services.chat import ChatResult, Conversation, ToolCallRecord
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 MODELS = ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o", "o4-mini")
 """Suggestions in the model box; any name the service knows can be typed."""
-CURSOR = '<span class="halion-chat-cursor">▍</span>'
+CURSOR = '<span class="halion-chat-cursor"></span>'
+"""A blinking block drawn by CSS (no glyph, so no font can lack it)."""
 
 
 def _text(value: Any) -> str:
@@ -51,24 +52,27 @@ class ChatView(PanelView):
         self.banner = Banner("halion-chat-error", action="Retry", action_cls="halion-chat-retry")
         self.retry = self.banner.action
         self.status = html(cls="halion-chat-status")
-        self.input = css(W.Text(placeholder="Message (Enter sends)", layout=W.Layout(flex="1 1 auto")),
+        self.input = css(W.Text(placeholder="Message (Enter sends)", layout=W.Layout(flex="1 1 240px", width="auto")),
                          "halion-chat-input")
         self.input_multi = css(W.Textarea(placeholder="Message (several lines; Send sends)",
-                                          layout=W.Layout(flex="1 1 auto", height="80px")), "halion-chat-input-multi")
+                                          layout=W.Layout(flex="1 1 240px", width="auto", height="80px")),
+                               "halion-chat-input-multi")
         show(self.input_multi, False)
         self.multiline = css(W.ToggleButton(value=False, icon="paragraph", tooltip="Several lines",
-                                            layout=W.Layout(width="36px")), "halion-chat-multiline")
+                                            layout=W.Layout(width="36px", flex="0 0 auto")), "halion-chat-multiline")
         self.send_button = button("Send", "halion-chat-send", icon="paper-plane", style="primary")
         self.stop_button = button("Stop", "halion-chat-stop", icon="stop", style="warning",
                                   tooltip="Stop this answer (the conversation stays)")
         self.stop_button.disabled = True
-        toolbar = W.HBox([html(heading("comments", "Chat")), self.model, self.new_button],
-                         layout=W.Layout(align_items="center"))
-        # the scroll box holds one column and lays it out bottom-up (CSS column-reverse), so it
-        # stays scrolled to the newest message without any JavaScript
-        box = css(W.VBox([W.VBox([self.empty, self.history, self.live])]), "halion-chat-history-box")
+        toolbar = wrap_row([html(heading("comments", "Chat")), self.model, self.new_button])
+        # the scroll box holds one column that never shrinks, laid out from the bottom up
+        # (column-reverse): the box starts scrolled to its end and stays there as messages and
+        # streamed text arrive, without any JavaScript
+        column = W.VBox([self.empty, self.history, self.live], layout=W.Layout(flex="0 0 auto"))
+        box = css(W.VBox([column], layout=W.Layout(flex_flow="column-reverse", overflow="auto", max_height="520px")),
+                  "halion-chat-history-box")
         inputs = W.HBox([self.input, self.input_multi, self.multiline, self.send_button, self.stop_button],
-                        layout=W.Layout(align_items="flex-start"))
+                        layout=W.Layout(**{**ROW, "align_items": "flex-start"}))
         super().__init__([toolbar, box, self.banner, self.status, inputs])
 
     # input
@@ -113,13 +117,14 @@ class ChatView(PanelView):
     @staticmethod
     def tool_card(name: str, arguments: Any, result: Any, error: str | None, duration_ms: float | None,
                   to_person: bool = False) -> W.Widget:
-        state = "✗ error" if error is not None else ("✓ result → you" if to_person else "✓")
+        # an Accordion title is plain text (no icon markup), so the outcome is a word
+        state = "error" if error is not None else ("result → you" if to_person else "ok")
         took = f" · {duration_ms:.0f} ms" if duration_ms is not None else ""
         parts = [f"<b>arguments</b>{pre(arguments)}"]
         parts.append(f"<b class='halion-err'>error</b>{pre(error)}" if error is not None
                      else f"<b>result</b>{pre(result)}")
         body = css(W.HTML("".join(parts)), "halion-chat-toolcall-body")
-        card = W.Accordion(children=[body], titles=(f"{name} {state}{took}",), selected_index=None)
+        card = W.Accordion(children=[body], titles=(f"{name} · {state}{took}",), selected_index=None)
         outcome = "halion-chat-toolcall-error" if error is not None else "halion-chat-toolcall-ok"
         css(card, "halion-chat-toolcall", outcome)
         return card

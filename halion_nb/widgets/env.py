@@ -9,7 +9,7 @@ import ipywidgets as W
 
 from ..errors import HalionError
 from ._controller import Controller
-from ._ui import Banner, PanelView, button, css, heading, html, message
+from ._ui import Banner, PanelView, button, css, heading, html, message, wrap_row
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -32,19 +32,18 @@ class EnvView(PanelView):
         self.banner = Banner("halion-env-banner")
         self.table = html(cls="halion-env-table")
         self.var = css(W.Combobox(placeholder="VARIABLE_NAME", ensure_option=False, description="name",
-                                  layout=W.Layout(width="280px"), style={"description_width": "40px"}),
-                       "halion-env-name")
+                                  layout=W.Layout(width="280px", max_width="100%"),
+                                  style={"description_width": "40px"}), "halion-env-name")
         self.value = css(W.Password(placeholder="value (never shown)", description="value",
-                                    layout=W.Layout(width="280px"), style={"description_width": "40px"}),
-                         "halion-env-value")
+                                    layout=W.Layout(width="280px", max_width="100%"),
+                                    style={"description_width": "40px"}), "halion-env-value")
         self.set_button = button("Set", "halion-env-set", icon="key", style="primary",
                                  tooltip="Store in .halion/.env (mode 0600) and in this kernel's environment")
         self.unset_button = button("Remove", "halion-env-unset", icon="trash",
                                    tooltip="Remove the variable from .halion/.env")
         self.status = html(cls="halion-env-status")
-        header = W.HBox([html(heading("key", "Environment")), self.refresh_button],
-                        layout=W.Layout(align_items="center"))
-        form = W.HBox([self.var, self.value, self.set_button, self.unset_button], layout=W.Layout(align_items="center"))
+        header = wrap_row([html(heading("key", "Environment")), self.refresh_button])
+        form = wrap_row([self.var, self.value, self.set_button, self.unset_button])
         super().__init__([header, self.banner, self.table, form, self.status])
 
     def show_rows(self, rows: list[EnvRow], env_file: str) -> None:

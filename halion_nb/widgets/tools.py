@@ -10,7 +10,7 @@ import ipywidgets as W
 from ..errors import HalionError
 from ._controller import Controller
 from ._form import FormField, collect, fields_of
-from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, icon, message, pre, show, wrap_row
+from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, pre, show, wrap_row
 
 if TYPE_CHECKING:
     from ..core.invocation import ToolOutcome
@@ -135,7 +135,7 @@ class ToolsView(PanelView):
                   source: str, needs_env: list[str]) -> None:
         strict = "strict" if strict_reason is None else f"not strict: {strict_reason}"
         env = (f'<div class="halion-muted">reads env: {escape(", ".join(needs_env))}</div>' if needs_env else "")
-        self.title.value = (f"<h3 style='margin:4px 0'>{icon('wrench')} {escape(name)}</h3>"
+        self.title.value = (f"<h3 style='margin:4px 0'><i class='fa fa-wrench'></i> {escape(name)}</h3>"
                             f"<div>{escape(description) or '<i>no description</i>'}</div>"
                             f'<div class="halion-muted">{escape(strict)}</div>{env}')
         self.source.value = source

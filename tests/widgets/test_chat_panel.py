@@ -9,6 +9,7 @@ import ipywidgets as W
 
 from halion_nb.testing import FakeOpenAI, call, error, reply
 from halion_nb.widgets import find, find_all, panel
+from halion_nb.widgets.chat import CURSOR
 from halion_nb.workspace import Workspace
 
 
@@ -30,7 +31,7 @@ def test_send_shows_the_answer_and_a_tool_card(add: Workspace, live: FakeOpenAI)
     assert "what is 2 + 3?" in history[0].value
     card = find(view, "halion-chat-toolcall")
     assert card.selected_index is None  # collapsed until clicked
-    assert card.titles[0].startswith("add ✓ · ") and card.titles[0].endswith(" ms")
+    assert card.titles[0].startswith("add · ok · ") and card.titles[0].endswith(" ms")
     body = unescape(card.children[0].value)
     assert '"a": 2' in body and "<b>result</b><pre>5</pre>" in body
     assert answers(view) == ["The sum is 5."]
@@ -38,7 +39,8 @@ def test_send_shows_the_answer_and_a_tool_card(add: Workspace, live: FakeOpenAI)
     assert find(view, "halion-chat-input").value == ""
     assert "1 tool call(s)" in find(view, "halion-chat-status").value
     assert not find(view, "halion-chat-send").disabled and find(view, "halion-chat-stop").disabled
-    assert "<td>tool</td>" in find(logs, "halion-logs-table").value  # Logs followed the turn
+    assert any(r.call_id and "<div>tool</div>" in r.cells.value  # Logs followed the turn
+               for r in find_all(find(logs, "halion-logs-table"), "halion-logs-row"))
 
 
 def test_enter_in_the_input_sends(add: Workspace, live: FakeOpenAI) -> None:
@@ -84,8 +86,8 @@ def test_the_answer_streams_in_coalesced_updates(ws: Workspace, live: FakeOpenAI
     elapsed = time.perf_counter() - started
     assert answers(view) == [text]
     assert 1 <= len(painted) <= elapsed * 20 + 2  # at most ~20 widget updates a second, not 400
-    assert all(p.endswith("▍</span>") for p in painted)  # a cursor while it streams, gone at the end
-    assert "▍" not in find(view, "halion-chat-assistant").value
+    assert all(p.endswith(CURSOR) for p in painted)  # a cursor while it streams, gone at the end
+    assert "halion-chat-cursor" not in find(view, "halion-chat-assistant").value
 
 
 def test_the_kernel_stays_free_while_the_model_answers(add: Workspace, live: FakeOpenAI) -> None:
@@ -164,7 +166,7 @@ def test_a_tool_error_shows_in_its_card(add: Workspace, live: FakeOpenAI) -> Non
     view.controller.send("add two")
     view.controller.wait(20)
     card = find(view, "halion-chat-toolcall")
-    assert "halion-chat-toolcall-error" in card._dom_classes and "✗ error" in card.titles[0]
+    assert "halion-chat-toolcall-error" in card._dom_classes and card.titles[0].startswith("add · error")
     assert "Invalid arguments" in unescape(card.children[0].value)
 
 
