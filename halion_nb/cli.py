@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from .errors import HalionError
 
@@ -10,7 +11,8 @@ from .errors import HalionError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="halion", description="halion_nb from a shell.")
     sub = parser.add_subparsers(dest="command", required=True)
-    export = sub.add_parser("export", help="write every %%tool cell of a notebook to tools/*.py")
+    export = sub.add_parser("export", help="write every %%%%tool cell of a notebook to tools/*.py",  # argparse: %% is %
+                            description="Write every %%tool cell of a notebook to tools/*.py.")
     export.add_argument("notebook")
     export.add_argument("--tools-dir", help="target folder (default: tools/ beside the notebook)")
     demo = sub.add_parser("demo", help="run a demo notebook end to end in a fresh kernel")
@@ -28,7 +30,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             from .notebook.cells import export_tools
 
-            for path in export_tools(args.notebook, tools_dir=args.tools_dir):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    written = export_tools(args.notebook, tools_dir=args.tools_dir)
+                finally:
+                    for warning in caught:
+                        print(f"halion: warning: {warning.message}", file=sys.stderr)
+            for path in written:
                 print(f"wrote {path}")
         elif args.command == "mcp":
             from .mcp.server import run_cli

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shlex
+import warnings
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..core.files import atomic_write_text
 from ..core.naming import check_name
@@ -18,23 +20,56 @@ PathLike = str | os.PathLike[str]
 
 def tool_cells(notebook: PathLike) -> list[tuple[str, str, str]]:
     """(magic line arguments, cell body, import lines of earlier cells) for each `%%tool` cell."""
+    return [(line, body, imports) for _, line, body, imports in _tool_cells(read_notebook(notebook))]
+
+
+def read_notebook(notebook: PathLike) -> Any:
+    """The notebook at `notebook` (nbformat v4), or ToolLoadError in one line saying what is wrong."""
     import nbformat
 
     try:
-        nb = nbformat.read(os.fspath(notebook), as_version=4)
-    except (OSError, ValueError) as exc:  # missing file, not a notebook
-        raise ToolLoadError(f"Cannot read the notebook {notebook}: {exc}") from exc
-    found: list[tuple[str, str, str]] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # nbformat warns about details it fixes on reading
+            nb = nbformat.read(os.fspath(notebook), as_version=4)
+    except OSError as exc:  # missing file, a folder
+        raise ToolLoadError(f"Cannot read the notebook {notebook}: {exc.strerror or exc}.") from exc
+    except Exception as exc:  # not JSON; JSON that nbformat cannot convert or validate (each raises its own kind)
+        raise ToolLoadError(f"{notebook} is not a notebook Jupyter can open ({_first_line(exc)}).") from exc
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise ToolLoadError(f"{notebook} is not a notebook Jupyter can open (it has no list of cells).")
+    for index, cell in enumerate(cells, start=1):
+        if not (isinstance(cell, dict) and isinstance(cell.get("cell_type"), str) and isinstance(cell.get("source"), str)):
+            raise ToolLoadError(f"{notebook} is not a notebook Jupyter can open (cell {index} has no text source).")
+    return nb
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _tool_cells(nb: Any) -> list[tuple[int, str, str, str]]:
+    """(index in nb.cells, magic line arguments, body, import lines of earlier cells) for each `%%tool` cell.
+
+    Leading blank lines are skipped, as IPython does before it looks for a cell magic.
+    """
+    found: list[tuple[int, str, str, str]] = []
     imports: list[str] = []
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        first, _, body = cell.source.partition("\n")
-        if first.startswith("%%tool"):
-            found.append((first.removeprefix("%%tool").strip(), body, "\n".join(imports)))
+        source = _LEADING_BLANK_LINES.sub("", cell.source)
+        first, _, body = source.partition("\n")
+        if first.startswith("%%tool") and first[6:7] in ("", " ", "\t"):
+            found.append((index, first.removeprefix("%%tool").strip(), body, "\n".join(imports)))
         elif not first.startswith("%%"):
-            imports += _import_lines(cell.source)
+            imports += _import_lines(source)
     return found
+
+
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t\r]*\n)+")
 
 
 def _import_lines(source: str) -> list[str]:
@@ -51,13 +86,16 @@ def export_tools(notebook: PathLike, tools_dir: PathLike | None = None) -> list[
 
     Each cell runs in a fresh namespace that has only the imports of earlier cells, so a
     cell that leans on other notebook state is reported by name instead of exported half-way.
+    Two cells making one tool: the later one is written, as running the notebook leaves it,
+    with a warning naming both.
     """
     from .tool_cell import TOOL_PARSER
 
     target = Path(tools_dir) if tools_dir is not None else Path(notebook).resolve().parent / "tools"
     written: list[Path] = []
+    made_by: dict[str, int] = {}
     failures: list[str] = []
-    for index, (line, body, imports) in enumerate(tool_cells(notebook), start=1):
+    for index, (_, line, body, imports) in enumerate(_tool_cells(read_notebook(notebook)), start=1):
         try:
             args = TOOL_PARSER.parse_args(shlex.split(line))
             fn_name = tool_function_name(body, args.name)
@@ -66,9 +104,19 @@ def export_tools(notebook: PathLike, tools_dir: PathLike | None = None) -> list[
             exec(compile(body, f"<tool cell {index}>", "exec"), namespace)
             name = check_name(args.name or fn_name)
             tool = Tool.from_function(namespace[fn_name], name, description=args.description, source=body)  # type: ignore[arg-type]
-            written.append(atomic_write_text(target / f"{name}.py", render_tool_file(tool)))
+            path = atomic_write_text(target / f"{name}.py", render_tool_file(tool))
         except Exception as exc:  # report every bad cell, export the rest
             failures.append(f"tool cell {index}: {type(exc).__name__}: {exc}")
+            continue
+        if name in made_by:
+            warnings.warn(
+                f"tool cells {made_by[name]} and {index} both make the tool '{name}'; {path.name} holds the later "
+                "one, as running the notebook leaves it. Rename one with --name to keep both.",
+                UserWarning, stacklevel=2,
+            )
+            written.remove(path)
+        made_by[name] = index
+        written.append(path)
     if failures:
         raise ToolLoadError(
             f"{len(failures)} %%tool cell(s) of {notebook} could not be exported "
@@ -77,21 +125,66 @@ def export_tools(notebook: PathLike, tools_dir: PathLike | None = None) -> list[
     return written
 
 
-def import_tools(tools: PathLike | Iterable[PathLike], notebook: PathLike) -> Path:
-    """Append a `%%tool` cell for each tool file (a folder means its `*.py`) to `notebook`."""
+def import_tools(tools: PathLike | Iterable[PathLike], notebook: PathLike, *, replace: bool = False) -> Path:
+    """Append a `%%tool` cell for each tool file (a folder means its `*.py`) to `notebook`.
+
+    A tool the notebook already has a cell for is not added twice: the same code is left as
+    it is; different code is refused (nothing is written) unless `replace=True` updates that cell.
+    """
     import nbformat
 
     paths = _tool_files(tools)
     notebook = Path(notebook)
-    nb = nbformat.read(notebook, as_version=4) if notebook.exists() else nbformat.v4.new_notebook()
+    nb = read_notebook(notebook) if notebook.exists() else nbformat.v4.new_notebook()
+    cells = [(check_name(path.stem), _tool_cell_text(path)) for path in paths]
     if not any(c.cell_type == "code" and c.source.strip() == "%load_ext halion_nb" for c in nb.cells):
         nb.cells.insert(0, nbformat.v4.new_code_cell("%load_ext halion_nb"))
-    for path in paths:
-        text = path.read_text()
-        code = strip_schema(text).rstrip()
-        nb.cells.append(nbformat.v4.new_code_cell(f"%%tool{_magic_flags(check_name(path.stem), text, code)}\n{code}"))
+    existing = _cells_by_tool(nb)
+    differ: list[str] = []
+    for (name, text), path in zip(cells, paths):
+        index = existing.get(name)
+        if index is None:
+            nb.cells.append(nbformat.v4.new_code_cell(text))
+            existing[name] = len(nb.cells) - 1
+        elif nb.cells[index].source.strip() != text.strip():
+            if replace:
+                nb.cells[index].source = text
+            else:
+                differ.append(f"'{name}' (cell {index + 1}, unlike {path.name})")
+    if differ:
+        raise ToolLoadError(
+            f"{notebook} already has a %%tool cell for {', '.join(differ)}; nothing was written. "
+            "Pass replace=True to replace those cells with the files' code."
+        )
     atomic_write_text(notebook, nbformat.writes(nb))
     return notebook
+
+
+def _tool_cell_text(path: Path) -> str:
+    """The `%%tool` cell that exports back to the tool file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ToolLoadError(f"Cannot read the tool file {path}: {getattr(exc, 'strerror', None) or exc}.") from exc
+    try:
+        code = strip_schema(text).rstrip()
+    except SyntaxError as exc:
+        raise ToolLoadError(f"{path.name} is not valid Python (line {exc.lineno}: {exc.msg}).") from None
+    return f"%%tool{_magic_flags(check_name(path.stem), text, code)}\n{code}"
+
+
+def _cells_by_tool(nb: Any) -> dict[str, int]:
+    """Tool name → index in nb.cells of the last `%%tool` cell making it."""
+    from .tool_cell import TOOL_PARSER
+
+    found: dict[str, int] = {}
+    for index, line, body, _ in _tool_cells(nb):
+        try:
+            args = TOOL_PARSER.parse_args(shlex.split(line))
+            found[args.name or tool_function_name(body)] = index
+        except (HalionError, ValueError):  # a cell that names no tool cannot clash
+            continue
+    return found
 
 
 def _magic_flags(name: str, text: str, code: str) -> str:

@@ -121,9 +121,11 @@ def test_round_trip_keeps_the_code(analysis: Path, tmp_path: Path) -> None:
 
 def test_import_appends_to_an_existing_notebook(analysis: Path, tmp_path: Path) -> None:
     halion_nb.export_tools(analysis, tools_dir=tmp_path / "t")
-    before = len(nbformat.read(analysis, as_version=4).cells)
-    halion_nb.import_tools([tmp_path / "t" / "area.py"], analysis)
-    nb = nbformat.read(analysis, as_version=4)
+    other = write_notebook(tmp_path / "other.ipynb", [new_code_cell("%load_ext halion_nb"), new_markdown_cell("# Other"),
+                                                       new_code_cell("%%tool\n" + STATS)])
+    before = len(nbformat.read(other, as_version=4).cells)
+    halion_nb.import_tools([tmp_path / "t" / "area.py"], other)
+    nb = nbformat.read(other, as_version=4)
     assert len(nb.cells) == before + 1
     assert nb.cells[-1].source.startswith("%%tool\n") and "def area(" in nb.cells[-1].source
     assert sum(c.source == "%load_ext halion_nb" for c in nb.cells) == 1
@@ -181,3 +183,89 @@ def test_cli_export_errors_are_one_clear_message(tmp_path: Path) -> None:
         out = subprocess.run([halion_script(), *argv], capture_output=True, text=True, timeout=120)
         assert out.returncode == 1, out
         assert out.stderr.startswith("halion: ") and "Traceback" not in out.stderr, out.stderr
+
+
+NOT_NOTEBOOKS = {
+    "empty_object": "{}",
+    "a_list": "[]",
+    "a_number": "5",
+    "null": "null",
+    "cells_not_a_list": '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 5}',
+    "cell_not_an_object": '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [5]}',
+    "source_not_text": ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": '
+                        '[{"cell_type": "code", "source": 5, "metadata": {}, "outputs": []}]}'),
+    "no_metadata": '{"nbformat": 4, "cells": [{"cell_type": "code", "source": "%%tool"}]}',
+    "not_json": "{not json",
+}
+
+
+@pytest.mark.parametrize("text", NOT_NOTEBOOKS.values(), ids=NOT_NOTEBOOKS.keys())
+def test_json_that_is_not_a_notebook_is_one_clear_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "odd.ipynb"
+    path.write_text(text)
+    with pytest.raises(HalionError, match="odd.ipynb") as info:
+        halion_nb.export_tools(path, tools_dir=tmp_path / "out")
+    assert "\n" not in str(info.value)
+    with pytest.raises(HalionError, match="odd.ipynb"):
+        halion_nb.import_tools([], path)
+    assert path.read_text() == text  # left as it was
+
+
+def test_cli_export_of_json_that_is_not_a_notebook_is_one_line(tmp_path: Path) -> None:
+    for name in ("empty_object", "source_not_text"):
+        path = tmp_path / f"{name}.ipynb"
+        path.write_text(NOT_NOTEBOOKS[name])
+        out = subprocess.run([halion_script(), "export", str(path)], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 1 and out.stderr.startswith("halion: ") and "Traceback" not in out.stderr, out.stderr
+        assert out.stderr.count("\n") == 1
+
+
+def test_a_tool_cell_that_starts_with_a_blank_line_is_exported(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "blank.ipynb", [new_code_cell("import math"), new_code_cell("\n  \n%%tool\n" + AREA)])
+    written = halion_nb.export_tools(nb, tools_dir=tmp_path / "out")
+    assert [p.name for p in written] == ["area.py"]
+    assert run_file(tmp_path / "out" / "area.py", "ns['area'](1.0)", tmp_path) == "3.14"
+
+
+def test_two_cells_making_one_tool_are_not_lost_silently(tmp_path: Path) -> None:
+    nb = write_notebook(tmp_path / "twice.ipynb", [
+        new_code_cell("import math"),
+        new_code_cell("%%tool\n" + AREA),
+        new_code_cell("%%tool\n" + AREA.replace("round(math.pi * radius ** 2, 2)", "0.0")),
+    ])
+    with pytest.warns(UserWarning, match=r"tool cells 1 and 2 both make the tool 'area'"):
+        written = halion_nb.export_tools(nb, tools_dir=tmp_path / "out")
+    assert [p.name for p in written] == ["area.py"]
+    assert run_file(tmp_path / "out" / "area.py", "ns['area'](1.0)", tmp_path) == "0.0"  # as running the notebook does
+    out = subprocess.run([halion_script(), "export", str(nb), "--tools-dir", str(tmp_path / "cli")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "halion: warning: tool cells 1 and 2 both make the tool 'area'" in out.stderr
+    assert "Traceback" not in out.stderr and "UserWarning" not in out.stderr, out.stderr
+
+
+def test_importing_a_tool_the_notebook_already_has_adds_no_duplicate(analysis: Path, tmp_path: Path) -> None:
+    halion_nb.export_tools(analysis, tools_dir=tmp_path / "t")
+    halion_nb.import_tools(tmp_path / "t", tmp_path / "copy.ipynb")
+    before = nbformat.read(tmp_path / "copy.ipynb", as_version=4)
+    halion_nb.import_tools(tmp_path / "t", tmp_path / "copy.ipynb")  # again: nothing new
+    assert nbformat.read(tmp_path / "copy.ipynb", as_version=4).cells == before.cells
+
+    area = tmp_path / "t" / "area.py"
+    area.write_text(area.read_text().replace("round(math.pi * radius ** 2, 2)", "0.0"))
+    with pytest.raises(HalionError, match=r"already has a %%tool cell for 'area'.*replace=True") as info:
+        halion_nb.import_tools(tmp_path / "t", tmp_path / "copy.ipynb")
+    assert "\n" not in str(info.value)
+    assert nbformat.read(tmp_path / "copy.ipynb", as_version=4).cells == before.cells  # nothing written
+    halion_nb.import_tools([area], tmp_path / "copy.ipynb", replace=True)
+    cells = [c.source for c in nbformat.read(tmp_path / "copy.ipynb", as_version=4).cells]
+    assert len(cells) == len(before.cells)
+    assert sum("def area(" in c for c in cells) == 1 and any("0.0" in c and "def area(" in c for c in cells)
+
+
+def test_a_tool_file_that_cannot_be_imported_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text("def broken(:\n")
+    for paths in ([tmp_path / "broken.py"], [tmp_path / "missing.py"]):
+        with pytest.raises(HalionError) as info:
+            halion_nb.import_tools(paths, tmp_path / "nb.ipynb")
+        assert paths[0].name in str(info.value)
+    assert not (tmp_path / "nb.ipynb").exists()
