@@ -208,7 +208,13 @@ def openapi_document(base_url: str = "/") -> dict[str, Any]:
                 "extension. Authenticate as with any Jupyter API: `Authorization: token <TOKEN>` (or the "
                 "server's identity provider). The server's authorizer is asked about the resource "
                 f"`{AUTH_RESOURCE}` with the action read (GET), write (PATCH, PUT) or execute (call, run). "
-                "Errors are JSON: {\"message\": ..., \"status\": ...}."
+                "Errors are JSON: {\"message\": ..., \"status\": ...}. Every call and run is logged with the "
+                "caller `rest` and the Jupyter user's name; with a bare token that user is Jupyter's anonymous "
+                "one (a client that keeps the login cookie keeps one name), while JupyterHub or a configured "
+                "identity provider gives real names. Server config: `c.HalionApp.home` (the workspace; default "
+                "$HALION_HOME, else the root directory), `c.HalionApp.allow_approval` (tools needing approval "
+                "that REST callers may run), `c.HalionApp.max_body_size` (bytes), `c.HalionApp.workers` "
+                "(threads for calls and runs)."
             ),
         },
         "servers": [{"url": base_url.rstrip("/") or "/"}],
