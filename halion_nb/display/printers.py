@@ -20,8 +20,8 @@ VIEWS: dict[tuple[str, str], dict[str, str]] = {
     ("halion_nb.services.chat", "ChatResult"): {PLAIN: "chat:chat_result_text", HTML: "chat:chat_result_html"},
     ("halion_nb.services.chat", "ToolCallRecord"): {PLAIN: "chat:tool_call_line", HTML: "chat:tool_call_html"},
     ("halion_nb.models", "Toolchain"): {PLAIN: "chains:chain_text", MARKDOWN: "chains:chain_markdown"},
-    ("halion_nb.services.chains", "StepResult"): {PLAIN: "chains:step_text"},
-    ("halion_nb.services.chains", "ChainRun"): {PLAIN: "chains:run_text", MARKDOWN: "chains:run_markdown"},
+    ("halion_nb.services.chain_runs", "StepResult"): {PLAIN: "chains:step_text"},
+    ("halion_nb.services.chain_runs", "ChainRun"): {PLAIN: "chains:run_text", MARKDOWN: "chains:run_markdown"},
     ("halion_nb.services.chains", "Chains"): {PLAIN: "chains:service_text", MARKDOWN: "chains:service_markdown"},
     ("halion_nb.services.tool_drafts", "ToolDraft"): {MARKDOWN: "authoring:draft_markdown"},
 }

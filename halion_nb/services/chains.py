@@ -1,32 +1,33 @@
-"""Toolchains: their files, checks before a run, runs (in order or in parallel), chains as tools, drafts."""
+"""Toolchains: their files, checks before a run, runs (in order or in parallel), chains as tools, drafting.
+
+Run records and reference reading are in `chain_runs`, the model's drafts in `chain_drafting`.
+"""
 from __future__ import annotations
 
 import copy
-import dataclasses
 import inspect
 import json
 import keyword
 import logging
 import time
 import typing
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
-from ..core.brief import brief
 from ..core.invocation import os_user
 from ..core.naming import check_name
 from ..core.tool import Tool
 from ..core.tool_schema import drop_forced_nulls
 from ..core.toolchain_registry import ChainLoadReport, ToolchainRegistry
 from ..errors import ChainValidationError, HalionError, ToolArgumentError, ToolNameError
-from ..models import Ref, Toolchain, ToolchainDraft, ToolchainStep, as_toolchain
+from ..models import Ref, Toolchain, ToolchainStep, as_toolchain
+from .chain_drafting import DRAFT_RETRIES, draft_chain
+from .chain_runs import _SCALARS, ChainRun, ChainRunError, StepResult, StepStatus, _RefError, _resolve, _Who
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -34,108 +35,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-StepStatus = Literal["pending", "ok", "error", "skipped"]
+__all__ = ["DRAFT_RETRIES", "MAX_WORKERS", "ChainRun", "ChainRunError", "Chains", "StepResult", "StepStatus"]
+
 MAX_WORKERS = 16
 """Most steps of one parallel chain that run at the same time."""
-DRAFT_RETRIES = 2
-"""How many times a drafted chain with problems goes back to the model to be fixed."""
 
 _PY_TYPES: dict[str, Any] = {
     "string": str, "integer": int, "number": float, "boolean": bool, "array": list[Any], "object": dict[str, Any],
 }
-_SCALARS = (str, int, float, bool, type(None))
-
-
-class ChainRunError(HalionError):
-    """A chain run that failed; `run` holds every step done so far, `step` the failing one."""
-
-    def __init__(self, run: ChainRun) -> None:
-        error = run.redact(run.error) if run.redact and run.error else run.error
-        super().__init__(f"Chain '{run.chain.name}' failed: {error}")
-        self.run = run
-        self.step = run.failed_step
-
-    def _pickled_fields(self) -> dict[str, Any]:
-        """The run without its redact function (a workspace's, not data); the message is redacted already."""
-        steps = [dataclasses.replace(s, redact=None) for s in self.run.steps]
-        return {**self.__dict__, "run": dataclasses.replace(self.run, steps=steps, redact=None)}
-
-
-@dataclass(frozen=True)
-class _Who:
-    """Who runs a chain: recorded in the chain's and each step's log row."""
-
-    caller: str = "chain"
-    user: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-class _RefError(Exception):
-    """A reference that does not resolve at run time."""
-
-
-@dataclass(eq=False)
-class StepResult:
-    """What one step did: its resolved arguments, result or error, status and timing."""
-
-    id: str
-    tool: str
-    status: StepStatus = "pending"
-    arguments: dict[str, Any] | None = None
-    result: Any = None
-    error: str | None = None
-    started: datetime | None = None
-    ended: datetime | None = None
-    duration_ms: float | None = None
-    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
-    """Hides secret values when the result is displayed (set by the run)."""
-
-    def __repr__(self) -> str:  # the notebook's views are in display/chains.py
-        if self.status == "ok":
-            return f"StepResult({self.id} ({self.tool}) ok → {brief(self.result, self.redact)})"
-        detail = f": {brief(self.error, self.redact, 200)}" if self.error else ""
-        return f"StepResult({self.id} ({self.tool}) {self.status}{detail})"
-
-
-@dataclass(eq=False)
-class ChainRun:
-    """One run of a chain: each step's result in chain order, the output, or the error that stopped it."""
-
-    chain: Toolchain
-    inputs: dict[str, Any]
-    steps: list[StepResult]
-    output: Any = None
-    error: str | None = None
-    failed_step: str | None = None
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    started: datetime | None = None
-    duration_ms: float | None = None
-    log_id: int | None = None
-    redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
-    """Hides secret values in displays and in ChainRunError's message (the workspace's `env.redact`)."""
-    who: _Who = field(default_factory=lambda: _Who(), repr=False, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def step(self, id: str) -> StepResult:
-        """The result of the step with this id."""
-        for result in self.steps:
-            if result.id == id:
-                return result
-        raise KeyError(f"Chain '{self.chain.name}' has no step '{id}'.")
-
-    def raise_for_error(self) -> ChainRun:
-        """Raise ChainRunError if the run failed; return the run otherwise."""
-        if self.error is not None:
-            raise ChainRunError(self)
-        return self
-
-    def __repr__(self) -> str:  # the notebook's views are in display/chains.py
-        outcome = f"ok → {brief(self.output, self.redact)}" if self.ok else f"failed: {brief(self.error, self.redact, 200)}"
-        steps = ", ".join(f"{s.id} {s.status}" for s in self.steps)
-        return f"ChainRun({self.chain.name} {outcome}; steps: {steps})"
 
 
 class Chains:
@@ -470,36 +377,9 @@ class Chains:
         The model answers in the strict `ToolchainDraft` form. A chain with problems goes back
         to the model with the problems listed, up to `retries` times; then ChainValidationError.
         """
-        from .llm import parse_structured
-
-        tools = self.ws.tools.active()
-        if not tools:
-            raise ChainValidationError("There are no active tools to build a chain from: register or enable tools first.")
-        messages: list[dict[str, Any]] = [
-            {"role": "system", "content": _draft_instructions(tools)},
-            {"role": "user", "content": goal},
-        ]
-        problems: list[str] = []
-        for _ in range(retries + 1):
-            answer = typing.cast(ToolchainDraft, parse_structured(self.ws, messages, ToolchainDraft, model=model,
-                                                                  purpose="chain_draft"))
-            try:
-                chain = answer.to_toolchain()
-                problems = self.validate(chain)
-            except ChainValidationError as exc:
-                problems = exc.problems
-            if not problems:
-                self.last_draft = chain
-                return chain
-            messages += [
-                {"role": "assistant", "content": answer.model_dump_json()},
-                {"role": "user", "content": "That chain has problems:\n" + "\n".join(f"- {p}" for p in problems)
-                 + "\nSend the whole chain again with every problem fixed."},
-            ]
-        raise ChainValidationError(
-            f"The model's chain still had problems after {retries + 1} attempts:\n"
-            + "\n".join(f"- {p}" for p in problems), problems,
-        )
+        chain = draft_chain(self, goal, model=model, retries=retries)
+        self.last_draft = chain
+        return chain
 
     # display
     def _chain(self, chain: Toolchain | str) -> Toolchain:
@@ -542,69 +422,3 @@ def _ref_problem(ref: Ref, inputs: set[str], done: Mapping[str, int], all_ids: s
     if ref.target in all_ids:
         return f"refers to step '{ref.target}', which runs later ({ref}); a step can only use earlier steps"
     return f"refers to unknown step '{ref.target}' ({ref})"
-
-
-def _resolve(ref: Ref, inputs: dict[str, Any], outputs: dict[str, Any]) -> Any:
-    value = (inputs if ref.source == "inputs" else outputs)[ref.target]
-    walked = f"{ref.source}.{ref.target}" + ("" if ref.source == "inputs" else ".output")
-    for key in ref.path:
-        value = _step_into(value, key, walked, ref)
-        walked += f".{key}"
-    return value
-
-
-def _step_into(value: Any, key: str, walked: str, ref: Ref) -> Any:
-    index = int(key) if key.lstrip("-").isdigit() else None
-    if isinstance(value, Mapping):
-        if key in value:
-            return value[key]
-        if index is not None and index in value:
-            return value[index]
-        keys = ", ".join(map(str, list(value)[:10])) or "none"
-        raise _RefError(f"reference '{ref}': {walked} has no key '{key}' (keys: {keys})")
-    if isinstance(value, (list, tuple)):
-        if index is None:
-            raise _RefError(f"reference '{ref}': {walked} is a list; use an index such as [0], not '{key}'")
-        try:
-            return value[index]
-        except IndexError:
-            raise _RefError(f"reference '{ref}': index {index} is out of range ({walked} has {len(value)} items)") from None
-    if not isinstance(value, (str, bytes, int, float, bool, type(None))) and not key.startswith("_"):
-        try:
-            return getattr(value, key)
-        except AttributeError:
-            pass
-    raise _RefError(f"reference '{ref}': {walked} is {type(value).__name__}, which has no field '{key}'")
-
-
-def _returns(tool: Tool) -> Any:
-    """What a tool returns, for the model: a JSON Schema when the return type allows it."""
-    try:
-        annotation = typing.get_type_hints(tool.function).get("return")
-    except Exception:
-        return "unknown"
-    if annotation is None:
-        return "unknown"
-    try:
-        return TypeAdapter(annotation).json_schema()
-    except Exception:
-        return getattr(annotation, "__name__", str(annotation))
-
-
-def _draft_instructions(tools: list[Tool]) -> str:
-    catalogue = [
-        {"name": t.name, "description": t.description, "parameters": t.spec.loose_parameters, "returns": _returns(t)}
-        for t in tools
-    ]
-    return (
-        "You design toolchains: a named list of steps, each calling one of the tools below with arguments. "
-        "Give the chain a name (letters, digits, underscores), a description, and the inputs the person will "
-        "supply (name, JSON type, description, whether required). Each step has an id (an identifier, unique) "
-        "and the tool it calls. Each argument gives exactly one of value_json (a literal as JSON text, e.g. "
-        "'\"Paris\"' or '3') and ref (a reference): 'inputs.NAME' for a chain input, or 'steps.ID.output' for "
-        "an earlier step's result, optionally with a field path such as 'steps.fetch.output.temperature' or "
-        "'steps.search.output.items[0].title'. A step may only refer to steps before it. Give every required "
-        "parameter of each tool. output_ref names what the chain returns (null: the last step's output). "
-        "Set parallel to true only when steps that do not refer to each other may run at the same time.\n\n"
-        "Tools:\n" + json.dumps(catalogue, indent=1, default=str)
-    )
