@@ -181,8 +181,8 @@ def work_the_panels(page: Any, fake: FakeOpenAI, workspace: Path) -> None:
     # Logs: the chat's model and tool calls and the chain run, newest first; open one.
     logs = open_tab(page, "Logs")
     logs.locator(".halion-logs-refresh").click()
-    logs.locator(".halion-logs-table td", has_text="chain").first.wait_for()
-    logs.locator(".halion-logs-open select").select_option(index=1)
+    logs.locator(".halion-logs-row", has_text="chain").first.wait_for()
+    logs.locator(".halion-logs-row", has_text="chain").first.click()
     logs.locator(".halion-logs-detail", has_text="arguments").wait_for()
     shoot(page, "logs")
 
