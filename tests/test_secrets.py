@@ -113,7 +113,7 @@ def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOp
     fake_openai.script(
         reply(tool_calls=[call("whoami", {"service": "github"}), call("check_token", {"service": "github"})]),
         reply(f"You are octocat; your token is {SECRET}, and github rejected it."),
-        reply(f"The token was {SECRET} (as the tool said)."),
+        reply(f"The token was {SECRET} (as the tool said).", chunk_size=3),  # streamed, the token in pieces
         reply(json_content={"name": "token_length", "code": DRAFT_CODE, "env_vars": ["DEMO_SERVICE_TOKEN"],
                             "rationale": f"Reads the token (for example {SECRET}) and counts it."}),
     )
@@ -126,8 +126,8 @@ def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOp
 
 def test_a_secret_reaches_no_output_log_file_or_recording(session: tuple[Path, str], fake_openai: FakeOpenAI) -> None:
     home, notebook = session
-    # the session really used the secret: the tool read it and the model saw it
-    assert SECRET in json.dumps(fake_openai.requests[1]["messages"])
+    # the session really used the secret: the tools read it (and the model got it redacted)
+    assert "token ***" in json.dumps(fake_openai.requests[1]["messages"])
     assert fake_openai.pending == 0, "every scripted answer was asked for"
     assert SECRET in (home / ".halion" / ".env").read_text()
     nb = nbformat.reads(notebook, as_version=4)
@@ -138,8 +138,9 @@ def test_a_secret_reaches_no_output_log_file_or_recording(session: tuple[Path, s
     printed = next(c for c in nb.cells if c.source == "print(result)").outputs[0]["text"]
     assert printed.startswith("You are octocat; your token is ***")
 
+    pieces = [SECRET[i:i + 8] for i in range(len(SECRET) - 7)]
     leaks = [f"notebook cell {i}: {c.source.splitlines()[0]!r}" for i, c in enumerate(nb.cells)
-             if SECRET in json.dumps(c.outputs)]
+             if any(p in json.dumps(c.outputs) for p in pieces)]
     expected = {
         "call log": sorted((home / ".halion").glob("calls.sqlite*")),
         "tool file": sorted((home / "tools").glob("*.py")),
@@ -151,7 +152,7 @@ def test_a_secret_reaches_no_output_log_file_or_recording(session: tuple[Path, s
     everything = [p for p in home.rglob("*") if p.is_file() and p.name != ".env"]
     for path in everything:
         data = path.read_bytes()
-        if SECRET.encode() in data or SECRET.encode("utf-16-le") in data:
+        if any(p.encode() in data or p.encode("utf-16-le") in data for p in pieces):
             leaks.append(str(path.relative_to(home)))
     assert leaks == [], f"the secret leaked into: {leaks}"
     assert {p.name for p in expected["tool file"]} == {"whoami.py", "check_token.py"}
