@@ -97,8 +97,15 @@ def _schemas() -> dict[str, Any]:
     obj: dict[str, Any] = {"type": "object"}
     return _rebase({
         **defs,
-        "Error": {"type": "object", "required": ["message", "status"],
-                  "properties": {"message": {"type": "string"}, "status": {"type": "integer"}}},
+        "Error": {"type": "object", "required": ["message", "status"], "properties": {
+            "message": {"type": "string"}, "status": {"type": "integer"},
+            "problems": {"type": "array", "items": {"type": "string"},
+                         "description": "One line per problem: bad arguments, inputs or chain fields."},
+            "error_kind": {"type": "string", "description": "For a call that did not run: arguments, denied, "
+                                                            "not_found or inactive."},
+            "log_id": {"type": ["integer", "null"], "description": "The log row of a refused call."},
+            "refused": {"type": "array", "items": {"type": "string"},
+                        "description": "Tools needing approval that stopped a chain run."}}},
         "ToolState": _STATE,
         "ToolSummary": {"type": "object", "properties": {
             "name": {"type": "string"}, "description": {"type": "string"}, **_STATE["properties"],
