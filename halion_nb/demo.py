@@ -62,5 +62,10 @@ def run_demo(name: str = "quickstart", *, output: str | os.PathLike[str] | None 
     from .core.call_log import CallLog
 
     tool_calls = CallLog(workdir / ".halion" / "calls.sqlite").count(kind="tool")
-    return (f"{source.name}: {code_cells} code cells ran in {elapsed:.1f} s, {tool_calls} tool calls\n"
-            f"executed notebook: {target}")
+    return (f"{source.name}: {_count(code_cells, 'code cell')} ran in {elapsed:.1f} s, "
+            f"{_count(tool_calls, 'tool call')}\nexecuted notebook: {target}")
+
+
+def _count(n: int, thing: str) -> str:
+    """`1 tool call`, `2 tool calls`."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"

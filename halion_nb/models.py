@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -64,6 +65,17 @@ ChainInputType = Literal["string", "integer", "number", "boolean", "array", "obj
 """The JSON types a chain input may declare."""
 
 _IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+NAME_RULE = "use letters, digits and _, not starting with a digit, at most 64 characters"
+
+
+def _a_name(value: str) -> str:
+    if not re.fullmatch(_IDENTIFIER, value):
+        raise ValueError(f"{value[:80]!r} is not a name: {NAME_RULE}")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_a_name), Field(json_schema_extra={"pattern": _IDENTIFIER})]
+"""A chain, input or step name; the rule is said in words when a name breaks it (the schema keeps the pattern)."""
 _REF_SYNTAX = "'inputs.NAME' or 'steps.ID.output', then an optional field path such as '.items[0].name'"
 _REF_PATTERN = re.compile(r"([^.\[\]]+)((?:\.[^.\[\]]+|\[-?\d+\])*)")
 _REF_SEGMENT = re.compile(r"\.([^.\[\]]+)|\[(-?\d+)\]")
@@ -166,7 +178,7 @@ class ChainInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=_IDENTIFIER)
+    name: Name
     type: ChainInputType = "string"
     description: str = ""
     required: bool = True
@@ -179,7 +191,7 @@ class ToolchainStep(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=_IDENTIFIER, description="Unique in the chain; later steps refer to it.")
+    id: Name = Field(description="Unique in the chain; later steps refer to it.")
     tool: str = Field(description="Name of a tool of the workspace.")
     arguments: dict[str, Argument] = {}
 
@@ -197,7 +209,7 @@ class Toolchain(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=_IDENTIFIER)
+    name: Name
     description: str = ""
     inputs: list[ChainInput] = []
     steps: list[ToolchainStep] = []

@@ -48,7 +48,8 @@ def test_an_unknown_demo_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_a_demo_that_fails_a_command_stops_there_with_one_line(tmp_path: Path) -> None:
     cells = ["%load_ext halion_nb", "%halion show nosuch", 'print("never")']
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells]), tmp_path / "bad.ipynb")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbformat.write(notebook, tmp_path / "bad.ipynb")
     done = halion("demo", str(tmp_path / "bad.ipynb"), cwd=tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     (line,) = [line for line in done.stderr.splitlines() if "halion" in line]  # the kernel may warn too

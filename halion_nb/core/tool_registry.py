@@ -101,7 +101,8 @@ class ToolRegistry:
             tree = ast.parse(code)
         except SyntaxError as exc:
             where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
-            raise ToolDefinitionError(f"Syntax error at {where}: {exc.msg}. Nothing was changed.") from None
+            said = exc.msg if exc.msg.endswith((".", "?", "!")) else f"{exc.msg}."  # "... forgot a comma?"
+            raise ToolDefinitionError(f"Syntax error at {where}: {said} Nothing was changed.") from None
         functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
         name = check_name(tool_function_name(code) if name is None else name)
         if name not in functions:

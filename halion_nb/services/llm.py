@@ -270,9 +270,11 @@ def _translate(exc: BaseException, ws: "Workspace", response_model: type | None,
 
     if response_model is not None and isinstance(exc, ValidationError):
         problems = exc.errors()
-        return ModelServiceError(
-            f"the model's answer does not match {response_model.__name__}: "
-            f"{problems[0].get('msg') if problems else exc}. Try again, or use a stronger model."
+        first = problems[0] if problems else {}
+        where = ".".join(map(str, first.get("loc") or ()))
+        return ModelServiceError(  # in the person's words: the class asked for is an internal name
+            f"the model's answer is not the structured reply that was asked for "
+            f"({where + ': ' if where else ''}{first.get('msg') or exc}). Try again, or use a stronger model."
         )
     return map_error(exc, ws, attempts=attempts)
 
@@ -383,8 +385,8 @@ def parse_structured(
         parsed = response.choices[0].message.parsed if response.choices else None
         if parsed is None:
             call.problem = ModelServiceError(
-                f"the model gave no {response_model.__name__} ({_shorten(ws.env.redact(call.out.content or 'no content'), 200)}). "
-                "Try again or rephrase."
+                f"the model gave no structured reply "
+                f"({_shorten(ws.env.redact(call.out.content or 'no content'), 200)}). Try again or rephrase."
             )
     return parsed  # type: ignore[return-value]
 

@@ -94,6 +94,8 @@ CELLS: list[tuple[str, str]] = [
     ("tool_varargs", "%%tool\ndef loose(*values: int) -> int:\n    return 0"),
     ("tool_bad_name", "%%tool --name my.tool\ndef fine(a: int) -> int:\n    return a"),
     ("tool_user_error", "%%tool\ndef oops(a: int) -> int:\n    return a\n1 / 0"),
+    ("tool_loose", "%%tool\ndef count_keys(data: dict) -> int:\n    \"\"\"Count the keys.\"\"\"\n    return len(data)"),
+    ("show_loose", "%halion show count_keys"),
     ("unload", "%unload_ext halion_nb"),
     ("after_unload", "%halion tools"),
     ("reload", "%load_ext halion_nb\n%halion tools"),
@@ -179,6 +181,12 @@ def test_halion_tools_show_enable_disable(run: dict[str, Any]) -> None:
     assert "```python" in data(run, "show", "text/markdown")
     assert "tool dist (inactive" in data(run, "disable", "text/plain")
     assert "tool weather (active" in data(run, "enable", "text/plain")
+
+
+def test_show_says_why_a_tool_is_not_strict(run: dict[str, Any]) -> None:
+    text = data(run, "show_loose", "text/plain")
+    assert text.startswith("Not strict: ") and "data" in text.splitlines()[0], text[:300]
+    assert "Not strict" not in data(run, "show", "text/plain"), "dist is strict: nothing to explain"
 
 
 def test_halion_save_load_export(run: dict[str, Any]) -> None:

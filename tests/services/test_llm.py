@@ -50,8 +50,10 @@ def test_parse_structured_maps_errors(ws: Workspace, fake_openai: FakeOpenAI) ->
     messages = [{"role": "user", "content": "draft"}]
     with pytest.raises(AuthenticationFailed):
         llm.parse_structured(ws, messages, Draft)
-    with pytest.raises(ModelServiceError, match="does not match Draft"):
+    with pytest.raises(ModelServiceError,
+                       match=r"not the structured reply that was asked for \(steps: Field required\)") as info:
         llm.parse_structured(ws, messages, Draft)
+    assert "Draft" not in str(info.value), "an internal class name means nothing to the person"
     with pytest.raises(ServiceUnavailable, match="cannot be read"):
         llm.parse_structured(ws, messages, Draft)
     assert all(r.error for r in ws.log.recent(3, kind="model"))
