@@ -70,10 +70,18 @@ def test_load_does_not_override_the_process(env_file: Path, monkeypatch: pytest.
 
 
 def test_nasty_values_round_trip_through_dotenv(env_file: Path) -> None:
-    m = EnvManager(env_file)
+    """Each value reads back identically through the installed python-dotenv, or (only a value ending in
+    a backslash, which dotenv releases have parsed differently) is refused with nothing changed."""
+    m, expected = EnvManager(env_file), {}
     for i, value in enumerate(NASTY):
-        m.set(f"V{i}", value)
-    expected = {f"V{i}": v for i, v in enumerate(NASTY)}
+        before = env_file.read_text() if env_file.exists() else None
+        try:
+            m.set(f"V{i}", value)
+        except ConfigError:
+            assert value.endswith("\\") and (env_file.read_text() if env_file.exists() else None) == before
+            continue
+        expected[f"V{i}"] = value
+    assert len(expected) >= len(NASTY) - 1
     assert dotenv_values(env_file) == expected
     assert dotenv_values(env_file, interpolate=False) == expected
     assert {n: os.environ[n] for n in expected} == expected
