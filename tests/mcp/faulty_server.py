@@ -23,6 +23,7 @@ TOOLS = [
     Tool(name="hang", description="Never answer.", input_schema={"type": "object", "properties": {}}),
     Tool(name="bad_schema", description="A broken schema.",
          input_schema={"type": "object", "properties": {"x": {"type": 12}}}),
+    Tool(name="pid", description="The server's process id.", input_schema={"type": "object", "properties": {}}),
     Tool(name="env-var", description="The value of a variable.",
          input_schema={"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}),
 ]
@@ -39,6 +40,8 @@ async def call_tool(ctx, params) -> CallToolResult:
         os._exit(3)
     if params.name == "hang":
         await anyio.sleep(3600)
+    if params.name == "pid":
+        return CallToolResult(content=[TextContent(type="text", text=str(os.getpid()))])
     if params.name == "env-var":
         return CallToolResult(content=[TextContent(type="text", text=os.environ.get(args["name"], "(unset)"))])
     return CallToolResult(content=[TextContent(type="text", text=str(args.get("text", "")))])

@@ -1,6 +1,12 @@
 """A server that fails to start, crashes, hangs or lists a bad schema: a clear error, and the rest carries on."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from halion_nb.mcp import McpServerError
@@ -26,7 +32,7 @@ def test_a_server_that_never_answers_the_handshake_times_out(ws: Workspace, faul
 
 def test_a_tool_with_a_bad_schema_is_skipped_and_the_others_register(ws: Workspace, faulty: list[str]) -> None:
     tools = {t.name for t in ws.mcp.add("faulty", [*faulty, "serve"])}
-    assert tools == {"faulty__echo", "faulty__crash", "faulty__hang", "faulty__env_var"}
+    assert tools == {"faulty__echo", "faulty__crash", "faulty__hang", "faulty__env_var", "faulty__pid"}
     assert "tool 'bad_schema' skipped: its input schema is not valid JSON Schema" in ws.mcp.problems["faulty"]
 
 
@@ -64,3 +70,32 @@ def lambda_free_tool(x: int) -> int:
         x: A number.
     """
     return 2 * x
+
+
+def gone(pid: int, wait: float = 15.0) -> bool:
+    """True once process `pid` has exited (waiting up to `wait` seconds for it to)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        if Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            return True  # exited, not yet reaped by its parent
+        time.sleep(0.05)
+    return False
+
+
+def test_closing_the_workspace_stops_its_servers(ws: Workspace, faulty: list[str]) -> None:
+    ws.mcp.add("faulty", [*faulty, "serve"])
+    pid = ws.tools.invoke("faulty__pid", {}).result
+    ws.close()
+    assert gone(pid)
+
+
+def test_servers_stop_when_the_process_exits(tmp_path: Path, faulty: list[str]) -> None:
+    code = ("import sys\nfrom halion_nb.workspace import Workspace\nw = Workspace(sys.argv[1])\n"
+            f"w.mcp.add('faulty', {faulty + ['serve']!r})\nprint(w.tools.invoke('faulty__pid', {{}}).result)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert gone(int(out.stdout.strip()))
