@@ -56,7 +56,7 @@ STYLE = """<style>
   text-align: left; grid-template-columns: 2.6em 4.8em 3.4em minmax(4em, 1fr) minmax(6em, 2fr) minmax(6em, 2fr)
   5.2em 5.4em; }
 .halion-logs-cells > div { min-width: 0; overflow-wrap: anywhere; display: -webkit-box; -webkit-box-orient: vertical;
-  -webkit-line-clamp: 3; overflow: hidden; }
+  -webkit-line-clamp: 3; overflow: hidden; align-self: start; max-height: 4.2em; }
 .halion-logs-head { font-weight: 600; border-bottom: 1px solid #d0d7de; }
 .halion-logs-row { position: relative; border-bottom: 1px solid #eaeef2; }
 .halion-logs-row:hover { background: var(--jp-layout-color2, #f6f8fa); }
