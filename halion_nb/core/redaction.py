@@ -53,7 +53,8 @@ def forms(secret: str) -> set[str]:
     first = {secret, _json(secret), _json(secret, ascii=True), repr(secret)[1:-1], ascii(secret)[1:-1],
              repr(secret + "'\"")[1:-4],  # repr escaping ' (it does when the text holds both quotes)
              html.escape(secret), html.escape(secret, quote=False), html.escape(secret).replace("&#x27;", "&#39;")}
-    for url in (quote(secret, safe=""), quote(secret), quote_plus(secret)):
+    data = _bytes(secret)
+    for url in (quote(data, safe=""), quote(data), quote_plus(data)):
         first |= {url, _PERCENT.sub(lambda m: m.group().lower(), url)}
     if "\n" in secret or "\r" in secret:
         first.add(" ".join(secret.split()))  # shortened onto one line (whitespace collapsed)
@@ -71,9 +72,17 @@ def _json(text: str, ascii: bool = False) -> str:
     return json.dumps(text, ensure_ascii=ascii)[1:-1]
 
 
+def _bytes(text: str) -> bytes:
+    """UTF-8, with the undecodable bytes of an environment value (surrogate escapes) as they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
 def _base64_cores(secret: str) -> Iterator[str]:
     """The part of base64 text that only `secret`'s bytes decide, wherever it starts in the encoded data."""
-    data = secret.encode("utf-8")
+    data = _bytes(secret)
     for start in range(3):
         whole = data[start:]
         core = base64.b64encode(whole[: len(whole) // 3 * 3]).decode("ascii")

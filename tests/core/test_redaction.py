@@ -135,3 +135,10 @@ def test_a_stream_holds_back_only_what_could_start_a_secret() -> None:
     assert stream.flush() == ""
     empty = StreamRedactor(Redactor([]))
     assert empty.feed("sk-pr") == "sk-pr"
+
+
+def test_a_value_with_undecodable_bytes_from_the_environment_is_hidden_and_breaks_nothing() -> None:
+    value = b"tok-\xff\xfe-1234567890abc".decode("utf-8", "surrogateescape")  # how os.environ holds such bytes
+    redactor = Redactor([value, "x\ud800yzw"])
+    assert redactor.redact(f"got {value} and x\ud800yzw") == "got *** and ***"
+    assert redactor.redact(quote(value.encode("utf-8", "surrogateescape"), safe="")) == "***"
