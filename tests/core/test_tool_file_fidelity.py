@@ -3,6 +3,7 @@ the notebook, or `save` refuses and says why."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -177,12 +178,17 @@ def _blocks(i: int, k: int) -> list[Block]:
               f"class M{i}(BaseModel):\n    a: Annotated[int, Field(description='plain count')] = {k}\n"
               f"    kind: Literal['plain', 'fancy'] = 'plain'\n    more: 'list[int]' = []\n",
               f"M{i}(a=x).model_dump()"),
+        Block(f"import os\nE{i} = os.environ['FIDELITY_API_KEY']\n", f"E{i}[-3:]"),
+        Block(f"import os\nU{i} = os.environ.get('FIDELITY_ENDPOINT')\n", f"U{i}.rsplit('/', 1)[-1]"),
+        Block(f"import os\nH{i} = {{'auth': 'Bearer ' + os.environ['FIDELITY_API_KEY']}}\n", f"H{i}['auth'][:6]",
+              saves=False, refused=f"H{i}"),
         Block(f"def make{i}(n):\n    def add(v):\n        return v + n\n    return add\n\n_add{i} = make{i}({k})\n",
               f"_add{i}(x)", saves=False, refused=f"_add{i}"),
     ]
 
 
 N_KINDS = len(_blocks(0, 0))
+SECRET = "fk-7Hq2Lm9Xv4Rt8Wz1"
 
 
 @st.composite
@@ -212,12 +218,14 @@ def test_a_saved_tool_returns_what_it_returned_in_the_notebook(
     tmp_path_factory: pytest.TempPathFactory, case: tuple[list[str], str, bool, list[Block]]
 ) -> None:
     earlier, cell, _, blocks = case
+    os.environ.update(FIDELITY_API_KEY=SECRET, FIDELITY_ENDPOINT="https://fidelity.example.test/v1")
     nb = FakeNotebook()
     for code in earlier:
         nb.run(code)
     tmp = tmp_path_factory.mktemp("fidelity")
     try:
-        save_and_compare(tmp, nb, cell, "tool_fn", [{"x": 3}, {"x": 10}])
+        path = save_and_compare(tmp, nb, cell, "tool_fn", [{"x": 3}, {"x": 10}])
+        assert SECRET not in path.read_text() and "fidelity.example.test" not in path.read_text()
     except ToolDefinitionError as exc:
         refusable = [b.refused for b in blocks if not b.saves]
         assert refusable, f"save refused a cell it can write: {exc}\n{cell}"
