@@ -9,7 +9,7 @@ from IPython.display import display
 
 from ..models import Toolchain
 from ..workspace import workspace
-from .commands import UsageError, arg, command
+from .command_spec import UsageError, arg, command
 
 ACTIONS = ("list", "show", "run", "draft", "save", "delete")
 _USAGE = {

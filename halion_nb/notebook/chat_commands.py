@@ -9,7 +9,7 @@ from IPython.display import display
 
 from ..display.chat import LogTable, StreamingText
 from ..workspace import workspace
-from .commands import UsageError, arg, command
+from .command_spec import UsageError, arg, command
 
 UPDATE_INTERVAL = 0.1
 """Seconds between two refreshes of a streaming answer (about 10 a second at most)."""

@@ -9,62 +9,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from dataclasses import dataclass
-from typing import Any, Callable, NoReturn
-
-from IPython.core import error as ipython_error
+from typing import Any
 
 from ..errors import HalionError
+from .command_spec import COMMANDS, Command, UsageError, arg, command, fail
 
-Handler = Callable[[Any, argparse.Namespace, "str | None"], Any]
-
-
-@dataclass
-class Command:
-    name: str
-    summary: str
-    parser: argparse.ArgumentParser
-    handler: Handler
-    raw: bool = False
-    """Takes the rest of the line verbatim (apostrophes and all) as `args.text`."""
-
-    @property
-    def usage(self) -> str:
-        return self.parser.format_usage().removeprefix("usage: ").strip()
-
-
-class UsageError(HalionError):
-    """Words `%halion` does not understand; the cell fails with a one-line usage, never a traceback."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message}\nusage: {self.format_usage().removeprefix('usage: ').strip()}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
-        raise UsageError(message or self.format_usage())
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, summary: str, *arguments: tuple[tuple[str, ...], dict[str, Any]],
-            raw: bool = False) -> Callable[[Handler], Handler]:
-    """Register a `%halion NAME ...` subcommand with argparse-style arguments."""
-    def register(handler: Handler) -> Handler:
-        parser = _Parser(prog=f"%halion {name}", description=summary, add_help=False)
-        for flags, options in arguments:
-            if not flags[0].startswith("-"):
-                options.setdefault("metavar", flags[0].upper())
-            parser.add_argument(*flags, **options)
-        COMMANDS[name] = Command(name, summary, parser, handler, raw)
-        return handler
-
-    return register
-
-
-def arg(*flags: str, **options: Any) -> tuple[tuple[str, ...], dict[str, Any]]:
-    return flags, options
+__all__ = ["COMMANDS", "Command", "UsageError", "arg", "command", "fail", "help_text", "run_command"]
 
 
 def _load_all() -> None:
@@ -111,11 +61,3 @@ def run_command(shell: Any, line: str, cell: str | None) -> Any:
         fail(str(exc))
     except HalionError as exc:
         fail(str(exc))
-
-
-def fail(message: str) -> NoReturn:
-    """Fail the cell as IPython's own magics do: `UsageError: halion: MESSAGE`, no traceback, the run stops."""
-    head, sep, usage = message.partition("\nusage: ")
-    if sep:  # the usage goes on the same line
-        message = f"{head}; usage: {' '.join(usage.split())}"
-    raise ipython_error.UsageError(f"halion: {message}")

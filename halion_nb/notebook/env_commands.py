@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.display import display
 
 from ..workspace import workspace
-from .commands import UsageError, arg, command
+from .command_spec import UsageError, arg, command
 
 if TYPE_CHECKING:
     from ..workspace import Workspace

@@ -8,7 +8,7 @@ from typing import Any
 from IPython.display import display
 
 from ..workspace import workspace
-from .commands import UsageError, _Parser, arg, command
+from .command_spec import UsageError, _Parser, arg, command
 
 USAGE = ("%halion mcp serve [--port N] [--allow NAME] | stop | list | "
          "add NAME [--env VAR] [--deferred] -- COMMAND ARGS... | add NAME --url URL | "

@@ -6,7 +6,7 @@ from typing import Any
 
 from IPython.display import display
 
-from .commands import arg, command
+from .command_spec import arg, command
 
 _NAMES = ("chat", "tools", "chains", "logs", "env", "admin")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.tool_files import tool_function_name
 from ..errors import HalionError
-from .commands import UsageError, _Parser, fail
+from .command_spec import UsageError, _Parser, fail
 from .display import ToolCard
 
 TOOL_PARSER = _Parser(prog="%%tool", add_help=False,

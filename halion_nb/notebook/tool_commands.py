@@ -7,7 +7,7 @@ from typing import Any
 from IPython.display import display
 
 from ..workspace import workspace
-from .commands import UsageError, arg, command
+from .command_spec import UsageError, arg, command
 from .display import ToolCard, ToolDetail, ToolsTable
 
 
