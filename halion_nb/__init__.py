@@ -8,6 +8,7 @@ import sys
 from importlib import import_module
 from typing import Any
 
+from ._version import __version__ as __version__
 from .errors import (
     ChainValidationError,
     ConfigError,
@@ -18,8 +19,6 @@ from .errors import (
     ToolNameError,
     ToolNotFoundError,
 )
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "Workspace": "halion_nb.workspace",

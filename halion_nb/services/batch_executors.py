@@ -72,16 +72,16 @@ def check_workers(seam: Seam) -> None:
     """One clear error, before anything runs, when a Dask worker cannot import halion_nb."""
     if seam.client is None:
         return
-    import halion_nb
+    from .._version import __version__
 
     found = seam.client.run(eval, "__import__('halion_nb').__version__", {}, on_error="return")
     broken = {w: v for w, v in found.items() if isinstance(v, BaseException)}
     if broken:
         worker, error = next(iter(broken.items()))
         raise ConfigError(INSTALL_ON_WORKERS.format(why=f"{len(broken)} of {len(found)}, e.g. {worker}: {error}"))
-    other = sorted({v for v in found.values() if v != halion_nb.__version__})
+    other = sorted({v for v in found.values() if v != __version__})
     if other:
-        log.warning("Workers run halion_nb %s, this kernel %s.", ", ".join(other), halion_nb.__version__)
+        log.warning("Workers run halion_nb %s, this kernel %s.", ", ".join(other), __version__)
 
 
 def is_missing_halion(error: BaseException) -> bool:
