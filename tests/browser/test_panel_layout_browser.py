@@ -93,7 +93,7 @@ def shoot(page: Any, name: str) -> None:
     page.locator(".halion-tabs").screenshot(path=str(screenshots_dir() / f"layout-{name}.png"))
 
 
-def ask(page: Any, chat: Any, text: str) -> None:
+def ask(chat: Any, text: str) -> None:
     box = chat.locator(".halion-chat-input input")
     box.fill(text)
     box.press("Enter")
@@ -107,7 +107,7 @@ def test_chat_keeps_the_newest_message_in_view(page: Any, fake: FakeOpenAI) -> N
     chat = open_tab(page, "Chat")
     for i in range(3):
         fake.script(reply(f"Answer {i}: {LONG}"))
-        ask(page, chat, f"question {i}")
+        ask(chat, f"question {i}")
         chat.locator(".halion-chat-assistant", has_text=f"Answer {i}:").wait_for()
         wait_until(lambda: kernel_idle_for(page, 0.5))
         assert newest_in_view(chat, ".halion-chat-assistant")["visible"], f"answer {i} is out of sight"
@@ -116,7 +116,7 @@ def test_chat_keeps_the_newest_message_in_view(page: Any, fake: FakeOpenAI) -> N
     # while a tool runs, the text streamed so far (with its cursor) is the newest thing shown
     fake.script(reply(f"Let me wait first. {LONG}", tool_calls=[call("pause", {"seconds": 4})]),
                 reply("Waited, all done."))
-    ask(page, chat, "wait for me")
+    ask(chat, "wait for me")
     chat.locator(".halion-chat-live .halion-chat-cursor").wait_for()
     chat.locator(".halion-chat-live .halion-chat-assistant", has_text="word159").wait_for()
     assert newest_in_view(chat, ".halion-chat-live .halion-chat-assistant") == {"overflows": True, "visible": True}
@@ -130,7 +130,7 @@ def test_chat_keeps_the_newest_message_in_view(page: Any, fake: FakeOpenAI) -> N
 def test_no_button_text_is_cut(page: Any, fake: FakeOpenAI) -> None:
     chat = open_tab(page, "Chat")
     fake.script(error(400, "The model service refused the request because " + LONG[:400]))
-    ask(page, chat, "fail please")
+    ask(chat, "fail please")
     chat.locator(".halion-chat-retry").wait_for(state="visible")
     wait_until(lambda: kernel_idle_for(page, 0.5))
     shoot(page, "chat-error")
@@ -214,3 +214,12 @@ def test_table_cells_are_left_aligned(page: Any) -> None:
             .filter(e => e.offsetParent !== null).map(e => getComputedStyle(e).textAlign)""")
         assert aligned, title
         assert set(aligned) <= {"left", "start"}, f"{title}: {sorted(set(aligned))}"
+
+
+@pytest.mark.xfail(strict=True, reason="halion_nb/display/tools.py: the %%tool card's table cells take JupyterLab's "
+                                       "right alignment and its title uses an emoji (🔧); not the panels' code")
+def test_the_tool_card_in_the_notebook_is_left_aligned_without_emoji(page: Any) -> None:
+    card = page.locator(".jp-OutputArea-output", has_text="Wait a moment, then say so.").first
+    aligned = card.evaluate("""o => [...o.querySelectorAll('td, th')].map(e => getComputedStyle(e).textAlign)""")
+    assert aligned and set(aligned) <= {"left", "start"}, sorted(set(aligned))
+    assert card.evaluate(f"o => /{SYMBOLS}/u.test(o.textContent)") is False
