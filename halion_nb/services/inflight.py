@@ -10,6 +10,7 @@ the model client keeps no idle connections, so every attempt connects anew and i
 from __future__ import annotations
 
 import contextvars
+import math
 import queue
 import socket
 import threading
@@ -20,6 +21,8 @@ import openai
 
 POLL = 0.05
 """Seconds between two looks at the cancel event while waiting for the server."""
+_LONGEST = 1.0
+"""The longest single wait on the queue (a deadline may be far off, or none: an infinite timeout)."""
 _ITEM, _END, _ERROR = "item", "end", "error"
 
 
@@ -38,8 +41,8 @@ class DeadlinePassed(Exception):
 class Inflight:
     """A request on its worker thread: `start(work)`, then iterate `results(cancel)`."""
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout if timeout and timeout > 0 else math.inf  # None or 0: no deadline
         self.deadline = time.monotonic() + timeout
         self.aborted = threading.Event()
         self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
@@ -79,7 +82,7 @@ class Inflight:
                 if left <= 0:
                     raise DeadlinePassed(self.timeout)
                 try:
-                    kind, value = self._queue.get(timeout=min(POLL, left) if cancel is not None else left)
+                    kind, value = self._queue.get(timeout=min(POLL if cancel is not None else _LONGEST, left))
                 except queue.Empty:
                     continue
                 if kind == _ITEM:
@@ -111,10 +114,11 @@ class Inflight:
         if self.aborted.is_set() or left <= 0:
             raise RequestAborted("the caller stopped waiting for this model request")
         timeouts = request.extensions.get("timeout") or {}
-        request.extensions["timeout"] = {
-            k: left if v is None else min(v, left) for k, v in {"connect": None, "read": None, "write": None,
-                                                                "pool": None, **timeouts}.items()
-        }
+        if math.isfinite(left):
+            request.extensions["timeout"] = {
+                k: left if v is None else min(v, left) for k, v in {"connect": None, "read": None, "write": None,
+                                                                    "pool": None, **timeouts}.items()
+            }
         request.extensions["trace"] = self._trace
 
     def on_response(self, response: Any) -> None:
