@@ -123,9 +123,14 @@ def environment_variable_of(value: str) -> str | None:
 
 
 def secret_in(text: str) -> str | None:
-    """The secret-looking environment variable whose value appears in `text` (as is or escaped)."""
+    """The secret-looking environment variable whose value appears in `text` (as is or escaped).
+
+    Values shorter than 8 characters are only matched whole (environment_variable_of): a
+    password `test` says nothing about the word "test" in a tool's code.
+    """
     for key, value in sorted(os.environ.items()):
-        if looks_secret(key) and _can_hide(value) and (value in text or repr(value)[1:-1] in text):
+        if (looks_secret(key) and len(value) >= _MIN_PLAIN and _can_hide(value)
+                and (value in text or repr(value)[1:-1] in text)):
             return key
     return None
 

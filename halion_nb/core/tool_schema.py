@@ -22,14 +22,18 @@ class FunctionSpec:
     use, its JSON schemas (registering many tools stays cheap; the model's request pays once)."""
 
     def __init__(self, name: str, description: str, args_model: type[BaseModel], field_names: dict[str, str],
-                 env_defaults: frozenset[str] = frozenset()) -> None:
+                 env_defaults: Callable[[], frozenset[str]] = frozenset) -> None:
         self.name = name
         self.description = description
         self.args_model = args_model
         self.field_names = field_names
         """Parameter name → field name in `args_model` (fields are prefixed to avoid clashes)."""
-        self.env_defaults = env_defaults
+        self._find_env_defaults = env_defaults
+
+    @cached_property
+    def env_defaults(self) -> frozenset[str]:
         """Parameters whose default came from the environment: never shown, never sent."""
+        return self._find_env_defaults()
 
     @cached_property
     def loose_parameters(self) -> dict[str, Any]:
@@ -103,7 +107,6 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
     summary, param_docs = parse_docstring(fn.__doc__)
     fields: dict[str, Any] = {}
     field_names: dict[str, str] = {}
-    from_env = _defaults_from_environment(fn, signature)
     for param in signature.parameters.values():
         _check_parameter(name, param, hints)
         annotation = hints[param.name]
@@ -126,7 +129,7 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
     except Exception as exc:
         raise ToolDefinitionError(f"Tool '{name}': its parameter types are not supported ({exc}).") from exc
     return FunctionSpec(name, (description if description is not None else summary) or "", model, field_names,
-                        from_env)
+                        lambda: _defaults_from_environment(fn, signature))
 
 
 def _defaults_from_environment(fn: Callable[..., Any], signature: inspect.Signature) -> frozenset[str]:
