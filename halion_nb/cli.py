@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in written:
                 print(f"wrote {path}")
         elif args.command == "mcp":
-            from .mcp.server import run_cli
+            from .mcp.cli import run_cli
 
             run_cli(args.workspace, transport=args.transport, host=args.host, port=args.port, allow=args.allow)
         else:

@@ -303,7 +303,8 @@ class McpServers:
     def __repr__(self) -> str:
         rows = self.status()
         if not rows:
-            return "No MCP servers. Add one: ws.mcp.add('time', ['mcp-server-time']) or %halion mcp add time -- mcp-server-time"
+            return ("No MCP servers. Add one: ws.mcp.add('time', ['mcp-server-time']) "
+                    "or %halion mcp add time -- mcp-server-time")
         lines = []
         for r in rows:
             state = "running" if r["running"] else "stopped"

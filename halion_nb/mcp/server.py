@@ -203,23 +203,10 @@ def client_config(name: str = "halion", *, url: str | None = None, workspace: st
     return json.dumps({"mcpServers": {name: entry}}, indent=2)
 
 
-def run_cli(workspace: str | None, *, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765,
-            allow: Iterable[str] = ()) -> None:
-    """`halion mcp`: open the workspace and serve it until the client (stdio) or Ctrl-C (http) ends it."""
-    require_sdk()
-    from ..workspace import Workspace
-
-    ws = Workspace(workspace)
-    try:
-        if transport == "http":
-            serve_http(ws, host=host, port=port, allow=allow)
-        else:
-            serve_stdio(ws, allow=allow)
-    finally:
-        ws.close()
-
-
 def _version() -> str:
-    from .. import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("halion_nb")
+    except PackageNotFoundError:
+        return ""

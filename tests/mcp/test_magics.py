@@ -57,8 +57,8 @@ def listed(url: str) -> dict[str, Any]:
 
 
 def test_serve_a_notebook_tool_to_an_mcp_client_and_stop(kernel: Kernel) -> None:
-    kernel.run('%%tool\ndef shout(text: str) -> str:\n    """Say it loudly.\n\n    Args:\n        text: What to say.\n    """\n'
-               '    return text.upper() + "!"')
+    kernel.run('%%tool\ndef shout(text: str) -> str:\n    """Say it loudly.\n\n    Args:\n'
+               '        text: What to say.\n    """\n    return text.upper() + "!"')
     printed = kernel.run("%halion mcp serve")
     url = re.search(r"at (http://127\.0\.0\.1:\d+/mcp)", printed).group(1)
     assert '"mcpServers"' in printed and f'"url": "{url}"' in printed
@@ -71,8 +71,9 @@ def test_serve_a_notebook_tool_to_an_mcp_client_and_stop(kernel: Kernel) -> None
     again = listed(url)
     assert again["tools"]["shout"].description == "Say it very loudly." and again["answer"].content[0].text == "HI!!!"
     assert "Stopped the MCP server." in kernel.run("%halion mcp stop")
-    with pytest.raises(Exception):
+    with pytest.raises(ExceptionGroup, match="unhandled errors") as gone:
         listed(url)
+    assert "ConnectError" in repr(gone.value.exceptions)  # nobody listens there any more
 
 
 def test_add_list_and_remove_a_server_with_the_magics(kernel: Kernel, time_cmd: list[str]) -> None:

@@ -188,3 +188,33 @@ def test_two_workspaces_talk_mcp_both_ways_over_http(tmp_path: Path) -> None:
     finally:
         other.close()
         notebook.close()
+
+
+def test_halion_mcp_over_http_in_a_subprocess(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import time
+
+    make_workspace(tmp_path).log.close()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    exe = str(Path(sys.executable).with_name("halion"))
+    server = subprocess.Popen([exe, "mcp", "--workspace", str(tmp_path), "--transport", "http", "--port", str(port)],
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/mcp"
+        for _ in range(300):  # until it listens
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+
+        async def run() -> dict[str, Any]:
+            async with Client(url) as client:
+                return await exercise(client)
+
+        check(asyncio.run(asyncio.wait_for(run(), 60)))
+    finally:
+        server.terminate()
+        server.wait(20)
