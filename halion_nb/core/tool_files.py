@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib.util
 import inspect
 import linecache
 import os
@@ -11,14 +10,14 @@ import pprint
 import symtable
 import sys
 import textwrap
-import threading
 import types
-from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ToolDefinitionError, ToolLoadError
+from ..errors import ToolDefinitionError
 from .env_manager import looks_secret
-from .tool import Tool
+
+if TYPE_CHECKING:
+    from .tool import Tool
 
 _DECORATORS_TO_DROP = {"tool"}
 
@@ -419,55 +418,3 @@ def _cell_class_source(cls: type) -> str | None:
                 start = min([node.lineno] + [d.lineno for d in node.decorator_list])
                 return textwrap.dedent("".join(entry[2][start - 1 : node.end_lineno])).rstrip()
     return None
-
-
-LOAD_TIMEOUT = 10.0
-"""Seconds a tool file may take to import before it is reported as a problem."""
-
-
-def load_tool_file(path: Path, *, timeout: float | None = None) -> Tool:
-    """Import `tools/<name>.py` and build the tool named like the file.
-
-    The import runs on a daemon thread: a file that sleeps or loops at import is reported
-    after `timeout` seconds (default LOAD_TIMEOUT) and never keeps the caller waiting longer.
-    """
-    name = path.stem
-    text = path.read_text(encoding="utf-8")
-    module_name = f"halion_tools.{name}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ToolLoadError(f"{path.name}: not a Python file Python can import.")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    limit = LOAD_TIMEOUT if timeout is None else timeout
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            spec.loader.exec_module(module)  # type: ignore[union-attr]
-        except BaseException as exc:  # reported by the caller's thread
-            outcome.append(exc)
-        else:
-            outcome.append(None)
-
-    worker = threading.Thread(target=run, name=f"halion load {path.name}", daemon=True)
-    worker.start()
-    worker.join(limit)
-    failure = outcome[0] if outcome else TimeoutError(f"did not finish loading within {limit:g} s")
-    if failure is not None:
-        if sys.modules.get(module_name) is module:
-            del sys.modules[module_name]
-        if isinstance(failure, TimeoutError) and not outcome:
-            raise ToolLoadError(f"{path.name}: {failure} (it sleeps or loops at import).")
-        if not isinstance(failure, (Exception, SystemExit)):
-            raise failure
-        raise ToolLoadError(f"{path.name}: {type(failure).__name__}: {failure}") from failure
-    fn = getattr(module, name, None)
-    if not (callable(fn) and inspect.isfunction(inspect.unwrap(fn))):  # @functools.lru_cache keeps __wrapped__
-        raise ToolLoadError(f"{path.name}: defines no function named '{name}' (file name must equal the tool name).")
-    schema = getattr(module, "schema", None)
-    function = schema.get("function") if isinstance(schema, dict) else None
-    description = function.get("description") if isinstance(function, dict) else None  # `--description` lives here
-    return Tool.from_function(
-        fn, name, description=description if isinstance(description, str) else None, source=strip_schema(text)
-    )

@@ -14,7 +14,8 @@ from .files import atomic_write_text, keep_aside
 from .invocation import Invoker, ToolOutcome
 from .naming import check_name
 from .tool import Tool
-from .tool_files import load_tool_file, render_tool_file, tool_function_name
+from .tool_files import render_tool_file, tool_function_name
+from .tool_loading import load_tool_file
 from .tool_manager import ToolManager
 
 log = logging.getLogger(__name__)

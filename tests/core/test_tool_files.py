@@ -333,7 +333,7 @@ def test_opening_a_workspace_never_waits_on_one_tool_file(tmp_path: Path, monkey
     (tools / "sleeper.py").write_text("import time\ntime.sleep(30)\n\ndef sleeper(a: int) -> int:\n    return a\n")
     (tools / "spinner.py").write_text("for _ in range(10 ** 8):\n    pass\n\ndef spinner(a: int) -> int:\n    return a\n")
     (tools / "quick.py").write_text('def quick(n: int) -> int:\n    """Double."""\n    return 2 * n\n')
-    monkeypatch.setattr(importlib.import_module("halion_nb.core.tool_files"), "LOAD_TIMEOUT", 0.2, raising=False)
+    monkeypatch.setattr(importlib.import_module("halion_nb.core.tool_loading"), "LOAD_TIMEOUT", 0.2, raising=False)
     ws = Workspace(tmp_path)
     assert ws.load_report.loaded == ["quick"]
     assert set(ws.load_report.errors) == {"sleeper", "spinner"}
