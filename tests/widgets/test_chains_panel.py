@@ -287,3 +287,20 @@ def test_valid_is_never_shown_next_to_problems_or_after_an_edit(tools: Workspace
     find(view, "halion-chains-validate").click()
     assert "The chain is valid" in output.value and problems.value == ""
     assert view.controller.editor.valid
+
+
+def test_a_huge_step_result_is_shown_bounded(tools: Workspace) -> None:
+    def big(n: int) -> str:
+        """Return n characters."""
+        return "y" * n
+
+    tools.tools.register(big)
+    view = panel("chains", ws=tools)
+    find(view, "halion-chains-name").value = "huge"
+    find(arg(add_step(view, "big"), "n"), "halion-chains-arg-value").value = 2_600_000
+    find(view, "halion-chains-run").click()
+    assert view.controller.wait(20) and len(view.controller.last_run.output) == 2_600_000
+    result = find(find_all(view, "halion-chain-step")[0], "halion-chains-step-result").value
+    output = find(view, "halion-chains-output").value
+    for shown in (result, output):
+        assert len(shown) < 25_000 and "more characters" in shown
