@@ -33,9 +33,10 @@ class RequestAborted(openai.OpenAIError):
 class DeadlinePassed(Exception):
     """Nothing arrived from the server for `timeout` seconds, all the SDK's attempts included."""
 
-    def __init__(self, timeout: float) -> None:
-        super().__init__(f"nothing arrived within {timeout:g} s")
+    def __init__(self, timeout: float, midway: bool = False) -> None:
+        super().__init__(f"nothing arrived within {timeout:g} s" + (" (the answer had started)" if midway else ""))
         self.timeout = timeout
+        self.midway = midway
 
 
 class Inflight:
@@ -73,23 +74,26 @@ class Inflight:
 
         Raises DeadlinePassed when nothing came for `timeout` seconds; the worker's own error as is.
         """
-        finished = False
+        finished, started = False, False
         try:
             while True:
                 if cancel is not None and cancel.is_set():
                     return
                 left = self.deadline - time.monotonic()
                 if left <= 0:
-                    raise DeadlinePassed(self.timeout)
+                    raise DeadlinePassed(self.timeout, midway=started)
                 try:
                     kind, value = self._queue.get(timeout=min(POLL if cancel is not None else _LONGEST, left))
                 except queue.Empty:
                     continue
                 if kind == _ITEM:
+                    started = True
                     self.deadline = time.monotonic() + self.timeout
                     yield value
                 elif kind == _ERROR:
                     finished = True
+                    if isinstance(value, (RequestAborted, openai.APITimeoutError)):  # the time was up, seen there
+                        raise DeadlinePassed(self.timeout, midway=started) from value
                     raise value
                 else:
                     finished = True

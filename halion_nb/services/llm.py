@@ -418,8 +418,10 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None, *,
         )
     elif isinstance(exc, (DeadlinePassed, openai.APITimeoutError)):
         within = f"within {timeout:g} s (ws.request_timeout)" if timeout else "in time"
+        midway = ": it went quiet midway through its answer, and nothing of it was kept" if getattr(
+            exc, "midway", False) else ""
         mapped = ServiceTimeout(
-            f"the model service did not answer {within}{_tried(attempts)}. "
+            f"the model service did not answer {within}{_tried(attempts)}{midway}. "
             "Try again, or raise ws.request_timeout for slow models."
         )
     elif isinstance(exc, openai.APIConnectionError):

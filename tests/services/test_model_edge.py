@@ -111,3 +111,13 @@ def test_stop_closes_a_stream_that_went_quiet_and_keeps_what_arrived(
     assert served_ws.conversation.messages[-1] == {"role": "assistant", "content": "Half an"}
     settle()
     assert fake_openai.closed_by_client == 1
+
+
+def test_a_stream_that_goes_quiet_midway_says_so(served_ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    served_ws.request_timeout = 1
+    fake_openai.script(hang(30, after=2))
+    with pytest.raises(ServiceTimeout, match=r"within 1 s \(ws\.request_timeout\): it went quiet midway"):
+        served_ws.chat("talk", on_text=lambda text: None)
+    assert served_ws.conversation.messages == [{"role": "user", "content": "talk"}]
+    settle()
+    assert fake_openai.closed_by_client == 1
