@@ -114,7 +114,7 @@ def environment_variable_of(value: str) -> str | None:
     Short values are left alone unless the variable's name says it is a secret: `"1"` or
     `"en"` being some variable's value says nothing about where a constant came from.
     """
-    if not value or not _can_hide(value):
+    if not value or not can_be_secret(value):
         return None
     found = sorted((not looks_secret(k), k) for k, v in os.environ.items()
                    if v == value and (looks_secret(k) or len(value) >= _MIN_PLAIN))
@@ -128,7 +128,7 @@ def secret_in(text: str) -> str | None:
     password `test` says nothing about the word "test" in a tool's code.
     """
     for key, value in sorted(os.environ.items()):
-        if (looks_secret(key) and len(value) >= _MIN_PLAIN and _can_hide(value)
+        if (looks_secret(key) and len(value) >= _MIN_PLAIN and can_be_secret(value)
                 and (value in text or repr(value)[1:-1] in text)):
             return key
     return None
@@ -137,7 +137,7 @@ def secret_in(text: str) -> str | None:
 _MIN_PLAIN = 8
 
 
-def _can_hide(value: str) -> bool:
+def can_be_secret(value: str) -> bool:
     """Values that can be a secret: 4 characters or more, not a number or a JSON word."""
     if len(value) < 4 or value.lower() in ("true", "false", "null"):
         return False

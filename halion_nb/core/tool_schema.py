@@ -135,10 +135,12 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
 def _defaults_from_environment(fn: Callable[..., Any], signature: inspect.Signature) -> frozenset[str]:
     """Parameters whose default reads the environment (`os.environ.get(...)`, `os.getenv(...)`)
     or is the value of an environment variable: a secret, as far as anyone can tell."""
-    from .tool_files import environment_variable_of
+    from .tool_files import can_be_secret, environment_variable_of
 
-    found = {p.name for p in signature.parameters.values()
-             if isinstance(p.default, str) and environment_variable_of(p.default)}
+    texts = [p for p in signature.parameters.values() if isinstance(p.default, str) and can_be_secret(p.default)]
+    found = {p.name for p in texts if environment_variable_of(p.default)}
+    if not texts or len(found) == len(texts):  # no default that could be a secret is left to look at
+        return frozenset(found)
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(fn))))
     except (OSError, TypeError, SyntaxError):

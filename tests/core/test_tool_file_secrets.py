@@ -105,3 +105,14 @@ def test_plain_values_that_are_not_from_the_environment_are_kept(tmp_path: Path,
     assert tool.spec.loose_parameters["properties"]["n"]["default"] == 5
     text = ws.tools.save("plain").read_text()
     assert "LIMIT = 5" in text and "NAME = 'weather'" in text
+
+
+def test_a_default_written_as_an_environment_read_is_hidden_whatever_its_value(
+        tmp_path: Path, notebook: FakeNotebook, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOP_CODE", "ab12cd")  # short, and a name that does not say "secret"
+    cell = 'import os\n\ndef shop(item: str, code: str = os.getenv("SHOP_CODE", "none")) -> str:\n    """Shop."""\n    return item + code\n'
+    notebook.run(cell)
+    tool = Workspace(tmp_path).tools.register(notebook.ns["shop"], source=cell)
+    assert "ab12cd" not in json.dumps(tool.schema) and "ab12cd" not in json.dumps(tool.spec.loose_parameters)
+    assert tool.spec.loose_parameters["properties"]["code"]["description"] == "(from the environment)"
+    assert tool.call({"item": "x"}) == "xab12cd"
