@@ -163,6 +163,13 @@ def test_display_reads_plain_data_only() -> None:
     assert violations(files, ABOVE_DATA + ("IPython", "ipywidgets")) == []
 
 
+def test_the_new_callers_plug_in_above_services() -> None:
+    """MCP (`mcp/`), REST (`server/`) and the CLI call the services; nothing below them imports them."""
+    below = python_files("models.py", "errors.py", "core", "services", "display")
+    assert violations(below, ("halion_nb.mcp", "halion_nb.server", "halion_nb.cli", "halion_nb.demo")) == []
+    assert violations(python_files("mcp", "server"), ("halion_nb.notebook", "halion_nb.widgets", "ipywidgets")) == []
+
+
 def test_models_import_nothing_above_them() -> None:
     assert violations(python_files("models.py"), ("halion_nb.core", "halion_nb.services", "halion_nb.workspace")) == []
 
