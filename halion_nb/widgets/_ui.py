@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterator
 
 import ipywidgets as W
 
+from ..display.text import clip
 from ._form import OMIT, FormField, initial
 
 STYLE = """<style>
@@ -58,6 +59,8 @@ STYLE = """<style>
 .halion-logs-cells > div { min-width: 0; overflow-wrap: anywhere; display: -webkit-box; -webkit-box-orient: vertical;
   -webkit-line-clamp: 3; overflow: hidden; align-self: start; max-height: 4.2em; }
 .halion-logs-head { font-weight: 600; border-bottom: 1px solid #d0d7de; }
+.halion-panel .halion-logs-table.widget-box { overflow-x: auto; }
+.halion-panel .halion-logs-table > :not(.halion-logs-detail) { min-width: 520px; }
 .halion-logs-row { position: relative; border-bottom: 1px solid #eaeef2; }
 .halion-logs-row:hover { background: var(--jp-layout-color2, #f6f8fa); }
 .halion-logs-row.halion-logs-row-selected { background: #ddf4ff; }
@@ -120,7 +123,7 @@ def pre(value: Any) -> str:
             text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             text = repr(value)
-    return f"<pre>{escape(text)}</pre>"
+    return f"<pre>{escape(clip(text))}</pre>"  # bounded: a panel's state is saved with the notebook
 
 
 def icon(name: str) -> str:
