@@ -8,27 +8,23 @@ a chain input or an earlier step's output, with an optional field path (`.items[
 from __future__ import annotations
 
 import json
-import threading
 import time
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..display.text import shown
 from ..errors import ChainValidationError, HalionError, NameTaken
 from ..models import Toolchain
 from ..services.chain_editor import UNSET, ChainEditor, EditorArgument, EditorStep
 from ._controller import Controller
 from ._form import OMIT, FormField, blank, collect, fields_of, to_raw
-from ._ui import message, pre
+from ._ui import message
+from .chain_run import RunSection
 from .chain_views import VALID, ArgRow, ArgState, ChainsView, StepBox
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
-
-_KIND = {"string": "text", "integer": "int", "number": "float", "boolean": "bool", "array": "json", "object": "json"}
-
 
 # -- controller -----------------------------------------------------------------------------------
 
@@ -60,12 +56,11 @@ class ChainsController(Controller):
         """Each argument widget's last raw value, by (id of the editor's step, parameter)."""
         self._as_json: dict[int, set[str]] = {}
         """Per step (by id of the editor's step): arguments shown as JSON because their widget cannot hold them."""
-        self.last_run: Any = None
+        self.runs = RunSection(self)
         self._rendering = False
         self._showing_check = False
         """True while the problems area (or the output's "valid") shows the editor's check."""
         self.draft_worker = self.new_worker("draft")
-        self._run_kinds: dict[str, Any] = {}
         v = view
         v.load_button.on_click(lambda _: self.load(v.select.value))
         v.new_button.on_click(lambda _: self.new())
@@ -87,6 +82,15 @@ class ChainsController(Controller):
         v.show_tools(ws.tools.names())
         self._chains_changed()
         self.new()
+
+    @property
+    def last_run(self) -> Any:
+        """The latest run from the panel (a `ChainRun`), or None."""
+        return self.runs.last
+
+    def run(self) -> None:
+        """Run the chain being built (in a thread) with the run form's inputs; steps update as they finish."""
+        self.runs.start()
 
     @property
     def last_problems(self) -> list[str]:
@@ -165,35 +169,8 @@ class ChainsController(Controller):
                     w.observe(lambda _: self._edited(), "value")
             boxes.append(box)
         v.show_steps(boxes)
-        self._render_run_inputs()
-        self._show_check()
-
-    def _input_fields(self) -> list[FormField]:
-        out = []
-        for item in self.editor.inputs:
-            if not item.name:
-                continue
-            default: Any = OMIT
-            if not item.required and item.default_json.strip():
-                try:
-                    default = json.loads(item.default_json)
-                except ValueError:
-                    default = OMIT
-            f = FormField(name=item.name, kind=_KIND[item.type], required=item.required, default=default)  # type: ignore[arg-type]
-            if f.kind in ("int", "float"):
-                f.loose_number = not f.required and not isinstance(default, (int, float))
-            if f.kind == "bool" and not f.required and not isinstance(default, bool):
-                f.kind, f.choices = "choice", [True, False]
-            out.append(f)
-        return out
-
-    def _render_run_inputs(self) -> None:
-        values = {k: w.value for k, w in self.view.run_widgets.items()}
-        fields = self._input_fields()
-        kinds = {f.name: (f.kind, f.loose_number, tuple(map(repr, f.choices))) for f in fields}
-        keep = {k: val for k, val in values.items() if k in kinds and self._run_kinds.get(k) == kinds[k]}
-        self._run_kinds = kinds
-        self.view.show_run_inputs(fields, keep)
+        self.runs.render()
+        self.show_check()
 
     def refresh_structure(self) -> None:
         """An input or step id changed: the reference choices and the run form follow."""
@@ -205,9 +182,9 @@ class ChainsController(Controller):
         """A widget changed: an earlier "valid" or problem list may no longer describe the chain."""
         if not self._rendering and self._showing_check:
             self.capture()
-            self._show_check()
+            self.show_check()
 
-    def _show_check(self, say_valid: bool = True) -> None:
+    def show_check(self, say_valid: bool = True) -> None:
         """Problems per step and overall, or "valid": the editor's last check while it is current, else nothing."""
         ed, v = self.editor, self.view
         problems = ed.problems
@@ -290,101 +267,8 @@ class ChainsController(Controller):
     def validate(self) -> list[str]:
         self.capture()
         problems = self.editor.validate()
-        self._show_check()
+        self.show_check()
         return problems
-
-    def run(self) -> None:
-        """Run the chain being built (in a thread) with the run form's inputs; steps update as they finish."""
-        chain, problems = self.build()
-        if chain is None:
-            self.view.show_problems(problems, "Cannot build the chain")
-            return
-        problems = self.editor.validate()
-        self._show_check()
-        if problems:
-            self.view.show_problems(problems, f"Cannot run: {len(problems)} problem(s)")
-            return
-        fields = self._input_fields()
-        inputs, bad = collect(fields, {k: w.value for k, w in self.view.run_widgets.items()})
-        if bad:
-            self.view.show_problems(bad, "Cannot read the inputs")
-            return
-        self.view.show_problems([])
-        self.view.output.value = message(f"Running {chain.name}…")
-        for i, box in enumerate(self.view.steps):
-            box.result.value = ""
-            box.show_status("running" if i == 0 or chain.parallel else "pending")
-        self.view.run_button.disabled = True
-        latest = self.ws.log.recent(1)
-        since = latest[0].id if latest else 0
-        done = threading.Event()
-        threading.Thread(target=self._watch, args=(chain, since, done), daemon=True, name="halion-chain-watch").start()
-
-        def finished(run: Any) -> None:
-            done.set()
-            self.last_run = run
-            self._show_run(run)
-
-        def failed(exc: BaseException) -> None:
-            done.set()
-            problems = getattr(exc, "problems", None) or [str(exc)]
-            for box in self.view.steps:
-                box.status.value = ""
-            self.view.show_problems(problems, "The chain did not run")
-            self.view.output.value = ""
-
-        def finally_() -> None:
-            done.set()
-            self.view.run_button.disabled = False
-            self.hub.emit("log")
-
-        self.worker.start(lambda: self.chains.run(chain, **inputs), on_done=finished, on_error=failed,
-                          on_finally=finally_)
-
-    def _watch(self, chain: Toolchain, since: int, done: threading.Event) -> None:
-        """Show each step's outcome as its log row appears (the run itself reports only at the end)."""
-        seen: set[int] = set()
-        order = [s.id for s in chain.steps]
-        while not done.wait(0.1):
-            try:
-                rows = [r for r in self.ws.log.recent(100, kind="step") if r.id > since and r.id not in seen
-                        and r.meta.get("chain") == chain.name]
-            except HalionError:
-                return
-            for r in sorted(rows, key=lambda r: r.id):
-                seen.add(r.id)
-                step = r.meta.get("step")
-                if step not in order or done.is_set():
-                    continue
-                box = self.view.steps[order.index(step)] if order.index(step) < len(self.view.steps) else None
-                if box is None:
-                    continue
-                box.show_status("error" if r.error else "ok", self._took(r.duration_ms))
-                nxt = order.index(step) + 1
-                if not chain.parallel and not r.error and nxt < len(self.view.steps):
-                    self.view.steps[nxt].show_status("running")
-
-    @staticmethod
-    def _took(ms: float | None) -> str:
-        return f"<span class='halion-muted'>{ms:.0f} ms</span>" if ms is not None else ""
-
-    def _show_run(self, run: Any) -> None:
-        def safe(value: Any) -> str:
-            return shown(value, self.ws.env.redact, indent=2)
-
-        for box, step in zip(self.view.steps, run.steps):
-            box.show_status(step.status, self._took(step.duration_ms))
-            if step.status == "ok":
-                box.result.value = f"<b>result</b>{pre(safe(step.result))}"
-            elif step.status == "error":
-                box.result.value = f"<b class='halion-err'>error</b>{pre(safe(step.error))}"
-            else:
-                box.result.value = ""
-        took = f" in {run.duration_ms:.0f} ms" if run.duration_ms is not None else ""
-        if run.error is None:
-            self.view.output.value = message(f"✓ {run.chain.name} finished{took}. Output:", "ok") + pre(safe(run.output))
-        else:
-            self.view.output.value = message(f"✗ {safe(run.error)}", "error")
 
     def save(self) -> None:
         self.capture()
@@ -398,7 +282,7 @@ class ChainsController(Controller):
             return
         note = f" ({len(left)} problem(s) left)" if left else ""
         self.view.output.value = message(f"Saved {path}{note}", "error" if left else "ok")
-        self._show_check(say_valid=False)
+        self.show_check(say_valid=False)
         self.hub.emit("chains")
         self.view.select.value = self.editor.name.strip()
 
