@@ -10,6 +10,7 @@ import logging
 import threading
 from collections import deque
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -142,23 +143,34 @@ class Connection:
                                  f"or exited. It starts again on the next call.{self._stderr_tail()}") from None
 
     # -- on the loop -----------------------------------------------------------------------------
-    def _transport(self) -> Any:
+    def _transport(self) -> Callable[[AsyncExitStack], Awaitable[Any]]:
+        """How to open the transport on the loop; `${NAME}`s are resolved now (a missing one fails before any spawn)."""
+        c = self.config
+        if c.url is not None:
+            headers = {k: resolve(v, self.name) for k, v in c.headers.items()}
+
+            async def http(stack: AsyncExitStack) -> Any:
+                import httpx2
+                from mcp.client.streamable_http import streamable_http_client
+
+                client = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=self.timeout))
+                return streamable_http_client(c.url, http_client=client)
+
+            return http
         from mcp import StdioServerParameters
         from mcp.client.stdio import stdio_client
 
-        c = self.config
-        if c.url is not None:
-            import httpx2
-            from mcp.client.streamable_http import streamable_http_client
-
-            headers = {k: resolve(v, self.name) for k, v in c.headers.items()}
-            return lambda: streamable_http_client(c.url, http_client=httpx2.AsyncClient(headers=headers,
-                                                                                      timeout=self.timeout))
         assert c.command is not None
         env = {k: resolve(v, self.name) for k, v in c.env.items()}
         params = StdioServerParameters(command=c.command[0], args=c.command[1:], env=env or None,
                                        cwd=str(self._cwd / c.cwd) if c.cwd else str(self._cwd))
-        return lambda errlog: stdio_client(params, errlog=errlog)
+
+        async def stdio(stack: AsyncExitStack) -> Any:
+            self._errlog.parent.mkdir(parents=True, exist_ok=True)
+            errlog = stack.enter_context(open(self._errlog, "w", encoding="utf-8"))  # noqa: ASYNC230  (this run's)
+            return stdio_client(params, errlog=errlog)
+
+        return stdio
 
     async def _open(self, transport: Any) -> None:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -170,19 +182,17 @@ class Connection:
             self._holder.cancel()
             raise
 
-    async def _hold(self, transport: Any, ready: asyncio.Future[None]) -> None:
+    async def _hold(self, transport: Callable[[AsyncExitStack], Awaitable[Any]], ready: asyncio.Future[None]) -> None:
         """Enter the SDK client, publish it, and keep it open until `_close` (enter and exit in one task)."""
         from mcp import Client
 
-        self._errlog.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with open(self._errlog, "w", encoding="utf-8") as errlog:  # this run's output only
-                opened = transport(errlog) if self.config.command is not None else transport()
-                async with Client(opened) as client:
-                    self._client = client
-                    ready.set_result(None)
-                    assert self._closing is not None
-                    await self._closing.wait()
+            async with AsyncExitStack() as stack:
+                client = await stack.enter_async_context(Client(await transport(stack)))
+                self._client = client
+                ready.set_result(None)
+                assert self._closing is not None
+                await self._closing.wait()
         except BaseException as exc:
             if not ready.done():
                 ready.set_exception(exc if isinstance(exc, Exception) else McpServerError(type(exc).__name__))

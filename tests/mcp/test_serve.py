@@ -218,3 +218,26 @@ def test_halion_mcp_over_http_in_a_subprocess(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(20)
+
+
+def test_a_chain_exposed_to_the_model_is_served_as_a_tool(tmp_path: Path) -> None:
+    from halion_nb.mcp.server import build_server
+    from halion_nb.models import ChainInput, Ref, Toolchain, ToolchainStep
+
+    ws = make_workspace(tmp_path)
+    ws.chains.save(Toolchain(name="add_twice", description="Add 2, twice.", expose=True,
+                             inputs=[ChainInput(name="start", type="integer")],
+                             steps=[ToolchainStep(id="one", tool="add", arguments={"a": Ref("inputs.start")}),
+                                    ToolchainStep(id="two", tool="add", arguments={"a": Ref("steps.one.output")})]))
+
+    async def run() -> tuple[dict[str, Any], Any]:
+        async with Client(build_server(ws)) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            return tools, await client.call_tool("add_twice", {"start": 1})
+
+    tools, result = asyncio.run(run())
+    assert tools["add_twice"].description == "Add 2, twice."
+    assert tools["add_twice"].input_schema["required"] == ["start"]
+    assert not result.is_error and texts(result) == "5"
+    assert ws.log.recent(1, kind="tool")[0].caller == "mcp"
+    ws.log.close()
