@@ -15,7 +15,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ..core.files import atomic_write_json
-from ..errors import ConfigError, ToolNotFoundError
+from ..errors import ConfigError, HalionError, ToolNotFoundError
 from . import McpServerError, require_sdk
 from .config import SEPARATOR, ConfigFile, ServerConfig, check_server_name, env_refs, refuse_secret_values, tool_cache
 from .connection import Connection, LoopThread
@@ -281,7 +281,7 @@ class McpServers:
         """Register the tools each server listed last time, without starting it or importing the SDK."""
         try:
             configs = self.servers()
-        except ConfigError as exc:
+        except HalionError as exc:  # a broken mcp.json must not keep the workspace from opening
             self.problems["mcp.json"] = str(exc)
             return
         cached = tool_cache(self._cache_path)
