@@ -123,3 +123,51 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+# helpers the browser tests share (working a tab, running the notebook, waiting)
+
+
+def open_tab(page: Any, title: str) -> Any:
+    page.locator(".halion-tabs .lm-TabBar-tab", has_text=title).first.click()
+    panel = page.locator(f".halion-panel-{title.lower()}")
+    panel.wait_for(state="visible")
+    return panel
+
+
+def run_all_cells(page: Any) -> None:
+    """Run > Run All Cells once the kernel is connected (its status first reads idle, then connecting)."""
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    for _ in range(3):
+        wait_until(lambda: kernel_idle_for(page, 1.5), timeout=60)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.locator(".jp-Cell .jp-InputPrompt", has_text="[1]").first.wait_for(timeout=15_000)
+            return
+        except Exception:
+            continue  # the kernel was not ready after all: try again
+    raise AssertionError("the notebook's cells did not run")
+
+
+def kernel_idle_for(page: Any, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        status = page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
+        if status != "idle":
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def wait_until(check: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (OSError, ValueError, KeyError) as exc:
+            last = exc
+        time.sleep(0.1)
+    raise AssertionError(f"condition not met within {timeout} s" + (f" (last error: {last})" if last else ""))

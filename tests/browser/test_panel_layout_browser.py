@@ -16,8 +16,8 @@ import pytest
 
 from halion_nb.testing import FakeOpenAI, call, error, reply
 
-from conftest import CHROMIUM, Lab, screenshots_dir
-from test_panels_browser import TOOL_CELL, kernel_idle_for, open_tab, run_all_cells, wait_until
+from conftest import CHROMIUM, Lab, kernel_idle_for, open_tab, run_all_cells, screenshots_dir, wait_until
+from test_panels_browser import TOOL_CELL
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")

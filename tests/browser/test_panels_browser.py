@@ -16,7 +16,7 @@ import pytest
 
 from halion_nb.testing import FakeOpenAI, call, reply
 
-from conftest import CHROMIUM, Lab, screenshots_dir
+from conftest import CHROMIUM, Lab, kernel_idle_for, open_tab, run_all_cells, screenshots_dir, wait_until
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason=f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")
@@ -63,11 +63,6 @@ def write_notebook(root: Path, base_url: str, workspace: Path) -> str:
     return "panels.ipynb"
 
 
-def open_tab(page: Any, title: str) -> Any:
-    page.locator(".halion-tabs .lm-TabBar-tab", has_text=title).first.click()
-    panel = page.locator(f".halion-panel-{title.lower()}")
-    panel.wait_for(state="visible")
-    return panel
 
 
 def fill(page: Any, box: Any, text: str) -> None:
@@ -105,29 +100,8 @@ def test_panels_in_jupyterlab(lab: Lab, browser_page: Any, tmp_path: Path) -> No
             raise
 
 
-def run_all_cells(page: Any) -> None:
-    """Run > Run All Cells once the kernel is connected (its status first reads idle, then connecting)."""
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    for _ in range(3):
-        wait_until(lambda: kernel_idle_for(page, 1.5), timeout=60)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        try:
-            page.locator(".jp-Cell .jp-InputPrompt", has_text="[1]").first.wait_for(timeout=15_000)
-            return
-        except Exception:
-            continue  # the kernel was not ready after all: try again
-    raise AssertionError("the notebook's cells did not run")
 
 
-def kernel_idle_for(page: Any, seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        status = page.locator(".jp-Notebook-ExecutionIndicator").first.get_attribute("data-status")
-        if status != "idle":
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def work_the_panels(page: Any, fake: FakeOpenAI, workspace: Path) -> None:
@@ -211,16 +185,3 @@ def work_the_panels(page: Any, fake: FakeOpenAI, workspace: Path) -> None:
     shoot(page, "admin")
     admin.locator(".halion-confirm-yes").click()
     admin.locator(".halion-admin-status", has_text="Deleted").wait_for()
-
-
-def wait_until(check: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (OSError, ValueError, KeyError) as exc:
-            last = exc
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout} s" + (f" (last error: {last})" if last else ""))
