@@ -99,3 +99,9 @@ def test_servers_stop_when_the_process_exits(tmp_path: Path, faulty: list[str]) 
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert gone(int(out.stdout.strip()))
+
+
+def test_a_url_nobody_answers_at_is_a_clear_start_error(ws: Workspace) -> None:
+    with pytest.raises(McpServerError, match=r"MCP server 'away' could not start: ConnectError: All connection"):
+        ws.mcp.add("away", url="http://127.0.0.1:9/mcp")
+    assert ws.mcp.servers() == {}
