@@ -196,6 +196,7 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
             body_bound = bound
         needs[owner] = [name for name in sorted(reads) if name in helpers]
         star = any(a.name == "*" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names)
+        imports |= _submodule_imports(tree, scope)
         for name in sorted(reads):
             if name in defined or (name.startswith("__") and name.endswith("__")):
                 continue
@@ -318,6 +319,26 @@ def _bound_names(node: ast.stmt) -> set[str]:
     if isinstance(node, ast.Assign):
         return {t.id for t in node.targets if isinstance(t, ast.Name)}
     return set()
+
+
+def _submodule_imports(tree: ast.Module, scope: dict[str, Any]) -> set[str]:
+    """`import urllib.parse` for `urllib.parse.quote(...)`: submodules the code reaches through a
+    module it names that the package does not import by itself (the notebook had imported them)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        chain: list[str] = []
+        while isinstance(node, ast.Attribute):
+            chain.insert(0, node.attr)
+            node = node.value
+        module = scope.get(node.id) if chain and isinstance(node, ast.Name) else None
+        if not isinstance(module, types.ModuleType):
+            continue
+        for depth in range(len(chain), 0, -1):
+            dotted = ".".join([module.__name__, *chain[:depth]])
+            if isinstance(sys.modules.get(dotted), types.ModuleType):
+                found.add(f"import {dotted}")
+                break
+    return found
 
 
 def _import_line(name: str, value: Any) -> str | None:

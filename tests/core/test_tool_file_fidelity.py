@@ -162,6 +162,8 @@ def _blocks(i: int, k: int) -> list[Block]:
               "        return 2 * f(*a, **kw)\n    return wrapper\n\n"
               f"@twice\ndef _t{i}(v):\n    return v + {k}\n", f"_t{i}(x)"),
         Block(f"import math as m{i}\n", f"m{i}.floor(x / {k + 1})"),
+        Block("import urllib.parse\n", f"urllib.parse.quote('a b{k}')"),  # a submodule its package does not import
+        Block(f"import xml.etree as et{i}\n", f"et{i}.ElementTree.fromstring('<a>{k}</a>').text"),
         Block(f"from math import gcd as g{i}\n", f"g{i}(x, {k + 2})"),
         Block(f"import os.path as osp{i}\n", f"osp{i}.basename('/a/b{k}')"),
         Block(f"from collections import Counter as Ctr{i}\n", f"sorted(Ctr{i}('ab{k}a').items())"),
