@@ -61,6 +61,31 @@ class CallRecord(BaseModel):
     """For tool calls: the sha256 prefix of the tool's source that ran."""
 
 
+VersionKind = Literal["tool", "chain", "live"]
+"""`tool` and `chain`: a save; `live`: the source of a notebook tool that ran without being saved."""
+
+
+class Version(BaseModel):
+    """One recorded version of a tool or chain (`.halion/versions.sqlite`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    kind: VersionKind
+    name: str
+    hash: str
+    """The first 12 hex digits of `sha256`: for tools, what `Tool.version` and the log's `version` hold."""
+    sha256: str = Field(repr=False)
+    time: datetime
+    who: str | None = None
+    """The OS user in a kernel; the Jupyter user over REST."""
+    message: str | None = None
+    content: str = Field(repr=False)
+    """The tool's source (its file without the `schema` literal) or the chain's JSON text."""
+    number: int | None = None
+    """Position in the name's saved history, 1 for the first save; None for a `live` record."""
+
+
 ChainInputType = Literal["string", "integer", "number", "boolean", "array", "object"]
 """The JSON types a chain input may declare."""
 

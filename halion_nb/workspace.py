@@ -15,6 +15,7 @@ from .core.invocation import Invoker
 from .core.tool import Tool
 from .core.tool_manager import ToolManager
 from .core.tool_registry import ToolRegistry
+from .core.versions import VersionStore
 
 if TYPE_CHECKING:
     from .mcp.client import McpServers
@@ -46,6 +47,9 @@ class Workspace:
         self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"),
                                   author=self._tool_author, batch=self._batch_runner)
         self.log = CallLog(self.state_dir / "calls.sqlite", redact=self.env.redact)
+        self.versions = VersionStore(self.state_dir / "versions.sqlite")
+        """Every saved version of every tool and chain, apart from the call log (`core/versions.py`)."""
+        self.tools.versions = self.versions
         self.tools.invoker = Invoker(self.tools, log=self.log, redact=self.env.redact,
                                      timeout=lambda: float(self.tool_timeout), approver=lambda: self.approver)
         self.load_report = self.tools.load()

@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from ..errors import ConfigError, ToolDefinitionError, ToolNotFoundError
-from ..models import ToolState
+from ..errors import ConfigError, HalionError, ToolDefinitionError, ToolNotFoundError
+from ..models import ToolState, Version
 from .files import atomic_write_text, keep_aside
 from .invocation import Invoker, ToolOutcome
 from .naming import check_name
 from .tool import Tool
-from .tool_files import render_tool_file, tool_function_name
+from .tool_files import render_tool_file, strip_schema, tool_function_name
 from .tool_loading import load_tool_file
 from .tool_manager import ToolManager
+from .versions import VersionDiff, VersionRef, VersionStore
 
 log = logging.getLogger(__name__)
 Listener = Callable[[str, str], None]
@@ -65,6 +66,8 @@ class ToolRegistry:
         """Runs every tool call (`invoke`); the Workspace gives it the log, redaction and settings."""
         self.broken: dict[str, str] = {}
         """Files the last `load` could not read, by tool name, with the reason; kept aside when saved over."""
+        self.versions: VersionStore | None = None
+        """Where every save is recorded (`core/versions.py`); the Workspace gives it. None: no history."""
 
     # definitions
     def register(
@@ -91,7 +94,8 @@ class ToolRegistry:
         self._emit("registered", name)
         return tool
 
-    def update_source(self, name: str | None, code: str, *, save: bool = True) -> Tool:
+    def update_source(self, name: str | None, code: str, *, save: bool = True, message: str | None = None,
+                      user: str | None = None) -> Tool:
         """Replace (or create) a tool from edited source code and write `tools/<name>.py`.
 
         The code runs in a namespace of its own, seeded with the old tool's globals so the
@@ -128,7 +132,7 @@ class ToolRegistry:
         tool = Tool.from_function(fn, name, source=code)
         if save:
             text = render_tool_file(tool)  # raises before anything changes
-            self._write(name, text)
+            self._write(name, text, message=message, user=user)
         self._tools[name] = tool
         self._emit("registered", name)
         if save:
@@ -186,11 +190,21 @@ class ToolRegistry:
         Returns a `ToolOutcome`; a bad argument, a refused or failing call is an outcome, never an exception.
         Options: user, conversation_id, call_id, timeout, approve, log_kind, meta, log, tool, only_active.
         """
+        self._remember(name, options.get("tool"))
         return self.invoker.invoke(name, arguments, caller=caller, **options)
 
     def log_outcome(self, outcome: ToolOutcome, **options: Any) -> int | None:
         """Write an outcome produced elsewhere (a batch worker) to this workspace's log."""
+        known = self._tools.get(outcome.name)
+        if known is not None and known.version == outcome.version:
+            self._remember(outcome.name)
         return self.invoker.log_outcome(outcome, **options)
+
+    def _remember(self, name: str, given: Any = None) -> None:
+        """Keep the source of a registered tool about to run (once per version), so its log rows can open it."""
+        tool = self._tools.get(name)
+        if self.versions is not None and tool is not None and given in (None, tool):
+            self.versions.remember(name, tool.source, tool.version)
 
     def map(self, name: str, inputs: Any, **options: Any) -> Any:
         """Call the tool once per input, on threads or a Dask cluster; returns a `BatchRun` (services/batch.py).
@@ -245,21 +259,53 @@ class ToolRegistry:
     def path_of(self, name: str) -> Path:
         return self.dir / f"{check_name(name)}.py"
 
-    def save(self, name: str) -> Path:
-        """Write `tools/<name>.py` atomically and return its path."""
-        path = self._write(name, render_tool_file(self.get(name)))
+    def save(self, name: str, *, message: str | None = None, user: str | None = None) -> Path:
+        """Write `tools/<name>.py` atomically and return its path; a changed tool gets a new version.
+
+        `message` is kept with the version; `user` says who saved (default: the OS user).
+        """
+        path = self._write(name, render_tool_file(self.get(name)), message=message, user=user)
         self._emit("saved", name)
         return path
 
-    def _write(self, name: str, text: str) -> Path:
-        """Write `tools/<name>.py`; a file of that name the last `load` could not read is kept aside first."""
+    def _write(self, name: str, text: str, *, message: str | None = None, user: str | None = None) -> Path:
+        """Write `tools/<name>.py` and record the version; an unreadable file of that name is kept aside first."""
         path = self.path_of(name)
         if name in self.broken and path.exists():
             aside = keep_aside(path)
             log.warning("Kept the unreadable tools/%s as %s.", path.name, aside.name)
         written = atomic_write_text(path, text)
         self.broken.pop(name, None)
+        if self.versions is not None:
+            try:  # what loading the file will run: the file without its schema literal
+                self.versions.record("tool", name, strip_schema(text), who=user, message=message)
+            except HalionError as exc:  # the file is saved; a broken history must not undo that
+                log.warning("tools/%s was saved, but its version could not be recorded: %s", path.name, exc)
         return written
+
+    # versions (core/versions.py)
+    def history(self, name: str) -> list[Version]:
+        """Every saved version of the tool, oldest first (numbered from 1)."""
+        return self._store().history("tool", check_name(name))
+
+    def source_at(self, name: str, version: VersionRef) -> str:
+        """The tool's source at `version`: a number from `history`, or a hash such as a log row's `version`."""
+        return self._store().find("tool", check_name(name), version).content
+
+    def diff(self, name: str, a: VersionRef | None = None, b: VersionRef | None = None) -> VersionDiff:
+        """Unified diff of the tool from version `a` to `b` (default: the newest, and the one before it)."""
+        return self._store().diff("tool", check_name(name), a, b)
+
+    def revert(self, name: str, version: VersionRef, *, user: str | None = None) -> Tool:
+        """Make `version`'s source the tool again: it is run, saved, and recorded as a new version."""
+        old = self._store().find("tool", check_name(name), version)
+        label = f"v{old.number}" if old.number is not None else "the live source"
+        return self.update_source(name, old.content, message=f"revert to {label} ({old.hash})", user=user)
+
+    def _store(self) -> VersionStore:
+        if self.versions is None:
+            raise ConfigError("tool history needs a Workspace: use ws.tools.history(...) on a Workspace.")
+        return self.versions
 
     def load(self) -> LoadReport:
         """Load every `tools/*.py`; broken files are reported by name and the rest still load."""

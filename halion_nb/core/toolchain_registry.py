@@ -15,11 +15,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import NameTaken, StateFileError, ToolNotFoundError
+from ..errors import HalionError, NameTaken, StateFileError, ToolNotFoundError
 from ..models import Toolchain, error_text
-from .files import atomic_write_json, keep_aside
+from .files import atomic_write_json, atomic_write_text, keep_aside
 from .naming import check_name
 from .tool_registry import LoadReport
+from .versions import VersionStore
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,11 @@ def chain_to_json(chain: Toolchain) -> dict[str, Any]:
         if item["required"] and item["default"] is None:
             del item["default"]
     return data
+
+
+def chain_text(chain: Toolchain) -> str:
+    """The exact text of `chains/<name>.json` (what a version of the chain holds)."""
+    return json.dumps(chain_to_json(chain), indent=2, ensure_ascii=False) + "\n"
 
 
 def read_chain_file(path: Path) -> Toolchain:
@@ -80,8 +86,10 @@ class ChainLoadReport(LoadReport):
 class ToolchainRegistry:
     """Chains in memory, mirrored by `chains/*.json`."""
 
-    def __init__(self, chains_dir: Path) -> None:
+    def __init__(self, chains_dir: Path, versions: VersionStore | None = None) -> None:
         self.dir = Path(chains_dir)
+        self.versions = versions
+        """Where every save is recorded (`core/versions.py`); None: no history."""
         self._chains: dict[str, Toolchain] = {}
         self.broken: dict[str, str] = {}
         """Files the last `load` could not read, by chain name, with the reason."""
@@ -131,8 +139,9 @@ class ToolchainRegistry:
     def all(self) -> list[Toolchain]:
         return [self._chains[n] for n in self.names()]
 
-    def save(self, chain: Toolchain, *, overwrite: bool = False) -> Path:
-        """Write `chains/<name>.json` atomically and return its path.
+    def save(self, chain: Toolchain, *, overwrite: bool = False, message: str | None = None,
+             user: str | None = None) -> Path:
+        """Write `chains/<name>.json` atomically and return its path; a changed chain gets a new version.
 
         A file of that name that could not be loaded is not overwritten unless `overwrite`
         is true, and then it is first kept aside as `<name>.json.corrupt-<time>`.
@@ -146,9 +155,15 @@ class ToolchainRegistry:
                 )
             aside = keep_aside(path)
             log.warning("Kept the unreadable chains/%s as %s.", path.name, aside.name)
-        atomic_write_json(path, chain_to_json(chain))
+        text = chain_text(chain)
+        atomic_write_text(path, text)
         self._chains[chain.name] = chain
         self.broken.pop(chain.name, None)
+        if self.versions is not None:
+            try:
+                self.versions.record("chain", chain.name, text, who=user, message=message)
+            except HalionError as exc:  # the file is saved; a broken history must not undo that
+                log.warning("chains/%s was saved, but its version could not be recorded: %s", path.name, exc)
         return path
 
     def remove(self, name: str) -> None:

@@ -24,6 +24,9 @@ VIEWS: dict[tuple[str, str], dict[str, str]] = {
     ("halion_nb.services.chain_runs", "ChainRun"): {PLAIN: "chains:run_text", MARKDOWN: "chains:run_markdown"},
     ("halion_nb.services.chains", "Chains"): {PLAIN: "chains:service_text", MARKDOWN: "chains:service_markdown"},
     ("halion_nb.services.tool_drafts", "ToolDraft"): {MARKDOWN: "authoring:draft_markdown"},
+    ("halion_nb.core.versions", "VersionDiff"): {PLAIN: "versions:diff_text", HTML: "versions:diff_html"},
+    ("halion_nb.models", "Version"): {HTML: "versions:version_html"},
+    ("halion_nb.services.bundles", "ImportReport"): {PLAIN: "versions:report_text", HTML: "versions:report_html"},
 }
 """(module, class) → MIME type → `view_module:function` under `halion_nb.display`, each `function(obj) -> str`."""
 

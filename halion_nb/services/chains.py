@@ -24,14 +24,16 @@ from ..core.naming import check_name
 from ..core.tool import Tool
 from ..core.tool_schema import drop_forced_nulls
 from ..core.toolchain_registry import ChainLoadReport, ToolchainRegistry
+from ..core.versions import VersionDiff, VersionRef
 from ..errors import ChainValidationError, HalionError, ToolArgumentError, ToolNameError
-from ..models import Ref, Toolchain, ToolchainStep, as_toolchain
+from ..models import Ref, Toolchain, ToolchainStep, Version, as_toolchain
 from .chain_drafting import DRAFT_RETRIES, draft_chain
 from .chain_runs import _SCALARS, ChainRun, ChainRunError, StepResult, StepStatus, _RefError, _resolve, _Who
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
     from .batch import BatchRun
+    from .bundles import ImportReport
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class Chains:
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        self.registry = ToolchainRegistry(ws.path / "chains")
+        self.registry = ToolchainRegistry(ws.path / "chains", versions=ws.versions)
         self.report: ChainLoadReport = self.registry.load()
         """What reading `chains/` found when the workspace first used its chains."""
         self.last_draft: Toolchain | None = None
@@ -58,12 +60,51 @@ class Chains:
         self._warned: set[str] = set()
 
     # files
-    def save(self, chain: Toolchain | Mapping[str, Any] | str, *, overwrite: bool = False) -> Path:
+    def save(self, chain: Toolchain | Mapping[str, Any] | str, *, overwrite: bool = False,
+             message: str | None = None, user: str | None = None) -> Path:
         """Write `chains/<name>.json` from a Toolchain, its dict or its JSON text (ChainValidationError if invalid).
 
-        A file that could not be read is replaced only with `overwrite`.
+        A file that could not be read is replaced only with `overwrite`. A changed chain gets a new
+        version, with `message` and `user` (who saved; default the OS user).
         """
-        return self.registry.save(as_toolchain(chain), overwrite=overwrite)
+        return self.registry.save(as_toolchain(chain), overwrite=overwrite, message=message, user=user)
+
+    # versions (core/versions.py) and bundles (services/bundles.py)
+    def history(self, name: str) -> list[Version]:
+        """Every saved version of the chain, oldest first (numbered from 1)."""
+        return self.ws.versions.history("chain", check_name(name, kind="chain"))
+
+    def source_at(self, name: str, version: VersionRef) -> str:
+        """The chain's JSON text at `version` (a number from `history` or a hash prefix)."""
+        return self.ws.versions.find("chain", check_name(name, kind="chain"), version).content
+
+    def diff(self, name: str, a: VersionRef | None = None, b: VersionRef | None = None) -> VersionDiff:
+        """Unified diff of the chain's JSON from version `a` to `b` (default: the newest, and the one before it)."""
+        return self.ws.versions.diff("chain", check_name(name, kind="chain"), a, b)
+
+    def revert(self, name: str, version: VersionRef, *, user: str | None = None) -> Toolchain:
+        """Save `version`'s chain again (recorded as a new version) and return it."""
+        old = self.ws.versions.find("chain", check_name(name, kind="chain"), version)
+        chain = as_toolchain(old.content)
+        self.save(chain, message=f"revert to v{old.number} ({old.hash})", user=user)
+        return chain
+
+    def export_bundle(self, name: str, path: str | Path) -> Path:
+        """Write one JSON file with the chain and the source of every tool it uses (a file, or into a folder)."""
+        from .bundles import export_bundle
+
+        return export_bundle(self.ws, name, path)
+
+    def import_bundle(self, path: str | Path, *, overwrite: bool = False, accept: bool = False,
+                      user: str | None = None) -> ImportReport:
+        """Read a bundle and say what it would add, skip as identical, or conflicts with; nothing is written yet.
+
+        Its tool code is checked like a drafted tool and runs only once accepted: `report.accept()`, or
+        `accept=True` here for code the checks found nothing to warn about. Conflicts need `overwrite`.
+        """
+        from .bundles import import_bundle
+
+        return import_bundle(self.ws, path, overwrite=overwrite, accept=accept, user=user)
 
     def get(self, name: str) -> Toolchain:
         return self.registry.get(name)
