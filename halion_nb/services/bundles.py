@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .. import __version__
+from .._version import __version__
 from ..core.files import atomic_write_json
 from ..core.naming import check_name
 from ..core.tool import Tool
