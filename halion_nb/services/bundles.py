@@ -107,7 +107,7 @@ def read_bundle(source: str | Path | bytes, label: str | None = None) -> tuple[T
     where = label or ("the uploaded bundle" if isinstance(source, bytes) else Path(source).name)
     raw = source if isinstance(source, bytes) else _read_limited(Path(source).expanduser(), where)
     if len(raw) > MAX_BUNDLE_BYTES:
-        raise BundleError(f"{where}: {len(raw):,} bytes; a bundle holds at most {MAX_BUNDLE_BYTES:,}. Nothing was written.")
+        raise BundleError(f"{where}: larger than {MAX_BUNDLE_BYTES:,} bytes, the most a bundle may hold. Nothing was written.")
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -191,6 +191,7 @@ class ImportReport:
     _ws: Any = field(default=None, compare=False)
     _toolchain: Toolchain | None = field(default=None, compare=False)
     _tools: dict[str, str] = field(default_factory=dict, compare=False)  # name -> code to write
+    _bundled: dict[str, str] = field(default_factory=dict, compare=False)  # name -> code, every tool of the bundle
     _user: str | None = field(default=None, compare=False)
 
     @property
@@ -221,7 +222,7 @@ class ImportReport:
                               + "\nNothing was written.")
         ws, chain = self._ws, self._toolchain
         assert ws is not None and chain is not None
-        fresh = _plan(ws, chain, self._tools)  # the workspace may have changed since the report was made
+        fresh = _plan(ws, chain, self._bundled)  # the workspace may have changed since the report was made
         if fresh.conflicts != self.conflicts or fresh.identical != self.identical:
             raise BundleError(f"Tools or chains changed here since bundle {self.bundle} was read; import it again. "
                               "Nothing was written.")
@@ -238,8 +239,8 @@ class ImportReport:
     def lines(self) -> list[str]:
         """The report as lines of text."""
         head = f"Bundle {self.bundle}: chain '{self.chain}'"
-        state = ("imported" if self.applied else "not importable" if not self.ok
-                 else "nothing new: all of it is here already" if not (self.added or self.conflicts)
+        state = ("nothing new: all of it is here already" if self.ok and not (self.added or self.conflicts)
+                 else "imported" if self.applied else "not importable" if not self.ok
                  else "ready to import: read the code (.code), then call .accept()")
         out = [f"{head} — {state}."]
         for label, names in (("added" if self.applied else "would add", self.added), ("identical, skipped", self.identical),
@@ -276,7 +277,7 @@ def import_bundle(ws: Workspace, source: str | Path | bytes, *, overwrite: bool 
 
 
 def _plan(ws: Workspace, chain: Toolchain, code: dict[str, str]) -> ImportReport:
-    report = ImportReport(bundle="", chain=chain.name, _ws=ws, _toolchain=chain)
+    report = ImportReport(bundle="", chain=chain.name, _ws=ws, _toolchain=chain, _bundled=dict(code))
     for name, source in code.items():
         existing = ws.tools.get(name).source if name in ws.tools else None
         if existing is None and not (ws.tools.path_of(name).exists() or name in ws.tools.broken):
