@@ -47,20 +47,23 @@ def notebook() -> Iterator[FakeNotebook]:
         linecache.cache.pop(name, None)
 
 
-def save_and_compare(tmp: Path, nb: FakeNotebook, cell: str, fn_name: str, calls: list[dict[str, Any]]) -> Path:
-    """Run `cell` as a `%%tool` cell would, save it, and check the file gives the notebook's results."""
+def save_and_compare(tmp: Path, nb: FakeNotebook, cell: str, fn_name: str, calls: list[dict[str, Any]],
+                     name: str | None = None) -> Path:
+    """Run `cell` as a `%%tool [--name NAME]` cell would, save it, and check the file gives the notebook's results."""
     nb.run(cell)
+    name = name or fn_name
     ws = Workspace(tmp)
-    tool = ws.tools.register(nb.ns[fn_name], source=textwrap.dedent(cell))
+    tool = ws.tools.register(nb.ns[fn_name], name=name, source=textwrap.dedent(cell))
     expected = [json.loads(json.dumps(tool.call(c))) for c in calls]
-    path = ws.tools.save(fn_name)
+    path = ws.tools.save(name)
     shown = run_saved(path, calls)
     assert shown["results"] == expected, path.read_text()
     assert shown["halion"] is False
     reopened = Workspace(tmp).tools
     report = reopened.load()
-    assert report.errors == {} and fn_name in report.loaded
-    assert [json.loads(json.dumps(reopened.get(fn_name).call(c))) for c in calls] == expected
+    assert report.errors == {} and name in report.loaded
+    assert [json.loads(json.dumps(reopened.get(name).call(c))) for c in calls] == expected
+    assert reopened.get(name).schema == tool.schema
     return path
 
 
@@ -193,12 +196,21 @@ N_KINDS = len(_blocks(0, 0))
 SECRET = "fk-7Hq2Lm9Xv4Rt8Wz1"
 
 
+TOOL_SHAPES = {  # how the tool function itself is written: (code before the def, decorator line, tool name)
+    "plain": ("", "", "tool_fn"),
+    "cached": ("import functools\n\n", "@functools.lru_cache(maxsize=None)\n", "tool_fn"),
+    "renamed": ("", "", "renamed_tool"),  # %%tool --name renamed_tool
+    "wrapped": ("import functools\n\ndef logged(f):\n    @functools.wraps(f)\n    def inner(*a, **kw):\n"
+                "        return [\"logged\", *f(*a, **kw)]\n    return inner\n\n", "@logged\n", "tool_fn"),
+}
+
+
 @st.composite
-def notebooks(draw: st.DrawFn) -> tuple[list[str], str, bool, list[Block]]:
-    """Earlier cells, the tool cell, and the blocks they were made of."""
+def notebooks(draw: st.DrawFn) -> tuple[list[str], str, str, list[Block]]:
+    """Earlier cells, the tool cell, the tool's name, and the blocks they were made of."""
     picks = draw(st.lists(st.tuples(st.integers(0, N_KINDS - 1), st.integers(1, 9), st.booleans()),
                           min_size=1, max_size=6))
-    cached = draw(st.booleans())
+    before, decorator, name = TOOL_SHAPES[draw(st.sampled_from(sorted(TOOL_SHAPES)))]
     earlier: list[str] = []
     inline: list[str] = []
     blocks: list[Block] = []
@@ -207,29 +219,28 @@ def notebooks(draw: st.DrawFn) -> tuple[list[str], str, bool, list[Block]]:
         (inline if in_tool_cell else earlier).append(block.code)
         blocks.append(block)
     terms = ", ".join(b.term for b in blocks)
-    decorator = "@functools.lru_cache(maxsize=None)\n" if cached else ""
-    tool = (("import functools\n\n" if cached else "") + "\n".join(inline)
+    tool = (before + "\n".join(inline)
             + f'\n{decorator}def tool_fn(x: int) -> list:\n    """Everything the blocks give."""\n    return [{terms}]\n')
-    return earlier, tool, cached, blocks
+    return earlier, tool, name, blocks
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(notebooks())
 def test_a_saved_tool_returns_what_it_returned_in_the_notebook(
-    tmp_path_factory: pytest.TempPathFactory, case: tuple[list[str], str, bool, list[Block]]
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[list[str], str, str, list[Block]]
 ) -> None:
-    earlier, cell, _, blocks = case
+    earlier, cell, name, blocks = case
     os.environ.update(FIDELITY_API_KEY=SECRET, FIDELITY_ENDPOINT="https://fidelity.example.test/v1")
     nb = FakeNotebook()
     for code in earlier:
         nb.run(code)
     tmp = tmp_path_factory.mktemp("fidelity")
     try:
-        path = save_and_compare(tmp, nb, cell, "tool_fn", [{"x": 3}, {"x": 10}])
+        path = save_and_compare(tmp, nb, cell, "tool_fn", [{"x": 3}, {"x": 10}], name=name)
         assert SECRET not in path.read_text() and "fidelity.example.test" not in path.read_text()
     except ToolDefinitionError as exc:
         refusable = [b.refused for b in blocks if not b.saves]
         assert refusable, f"save refused a cell it can write: {exc}\n{cell}"
         assert any(name in str(exc) for name in refusable), str(exc)
-        assert not (tmp / "tools" / "tool_fn.py").exists()
+        assert not (tmp / "tools" / f"{name}.py").exists()
