@@ -77,3 +77,24 @@ def test_every_view_names_a_class_that_exists() -> None:
         for spec in specs.values():
             view_module, _, function = spec.partition(":")
             assert callable(getattr(importlib.import_module(f"halion_nb.display.{view_module}"), function)), spec
+
+
+def test_an_outcome_shows_what_the_caller_received_redacted(tmp_path: Path) -> None:
+    from halion_nb.display.printers import formats
+    from halion_nb.workspace import Workspace
+
+    ws = Workspace(tmp_path)
+    secret = "tok-9f8e7d6c5b4a39281706"
+    ws.env.set("SERVICE_TOKEN", secret)
+
+    def token() -> str:
+        """Return the service token."""
+        return f"the token is {secret}"
+
+    ws.tools.register(token)
+    outcome = ws.tools.invoke("token")
+    assert outcome.result == f"the token is {secret}"  # the data is not redacted ...
+    views = formats(outcome)
+    assert "the token is ***" in views["text/html"] and "🔧 token() ✓ the token is ***" in views["text/plain"]
+    assert secret not in str(views)  # ... what is shown is
+    ws.log.close()
