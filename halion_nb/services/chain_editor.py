@@ -3,7 +3,7 @@
 Plain data and methods, no widgets: the Chains panel maps its widgets onto a `ChainEditor`, and
 the same object builds a chain from Python (or for another frontend)::
 
-    ed = ChainEditor(ws.chains)
+    ed = ws.chains.edit()          # or ChainEditor(ws.chains), or ws.chains.edit("a_saved_chain")
     ed.name = "weather_f"
     ed.add_input("city")
     ed.add_step("get_weather").set("city", Ref("inputs.city"))

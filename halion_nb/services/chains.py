@@ -28,6 +28,7 @@ from ..core.versions import VersionDiff, VersionRef
 from ..errors import ChainValidationError, HalionError, ToolArgumentError, ToolNameError
 from ..models import Ref, Toolchain, ToolchainStep, Version, as_toolchain
 from .chain_drafting import DRAFT_RETRIES, draft_chain
+from .chain_editor import ChainEditor
 from .chain_runs import _SCALARS, ChainRun, ChainRunError, StepResult, StepStatus, _RefError, _resolve, _Who
 
 if TYPE_CHECKING:
@@ -137,6 +138,13 @@ class Chains:
 
     def __len__(self) -> int:
         return len(self.registry)
+
+    def edit(self, chain: Toolchain | str | None = None) -> ChainEditor:
+        """A `ChainEditor` over a new chain, or over this chain (or the saved chain of that name)."""
+        editor = ChainEditor(self)
+        if chain is not None:
+            editor.load(chain)
+        return editor
 
     # checks
     def validate(self, chain: Toolchain | str) -> list[str]:

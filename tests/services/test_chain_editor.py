@@ -96,9 +96,8 @@ def test_loading_keeps_what_a_form_does_not_show(ws: Workspace) -> None:
         "output": {"ref": "steps.add.output"},
     })
     ws.chains.save(chain)
-    ed = ChainEditor(ws.chains)
-    ed.load("kept")
-    assert ed.chain() == chain
+    ed = ws.chains.edit("kept")
+    assert ed.chain() == chain and ws.chains.edit().steps == []
     ed.remove_step(0)  # what the output read is gone: the output falls back to the last step
     assert ed.chain().output is None
 
