@@ -289,9 +289,11 @@ class BatchRun:
                 if r.status == "pending":
                     r.status = "cancelled"
         self._elapsed = time.perf_counter() - self._clock
-        seam.close()
-        self._finished.set()
-        self._notify()
+        try:
+            seam.close()
+        finally:
+            self._finished.set()
+            self._notify()
 
     def _notify(self) -> None:
         for listener in list(self._listeners):

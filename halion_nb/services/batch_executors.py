@@ -34,9 +34,12 @@ class Seam:
     def close(self) -> None:
         if not self.owned:
             return
-        self.executor.shutdown(wait=False, cancel_futures=True)
-        if self.client is not None:
-            self.client.close()
+        try:
+            self.executor.shutdown(wait=False)  # every future is done by now
+            if self.client is not None:
+                self.client.close()
+        except Exception:  # closing must never keep a finished run from ending
+            log.warning("could not close the batch's executor", exc_info=True)
 
 
 def resolve(executor: Any, max_workers: int | None) -> Seam:

@@ -32,7 +32,7 @@ from ..core.redaction import Redactor
 from ..core.tool import Tool
 from ..errors import ConfigError
 from ..models import Ref, Toolchain
-from .chains import _SCALARS, StepResult, _RefError, _resolve
+from .chain_runs import _SCALARS, StepResult, _RefError, _resolve
 
 Status = Literal["pending", "ok", "error", "cancelled"]
 Redact = Callable[[str], str]
@@ -40,24 +40,27 @@ Redact = Callable[[str], str]
 
 @dataclass(frozen=True)
 class ToolPayload:
-    """A tool as it travels to another process: its function cloudpickled, or a `tools/*.py` file's code."""
+    """A tool as it travels to another process: its function cloudpickled, or a `tools/*.py` file's code.
+
+    The source travels either way, so the worker's outcomes carry the same `version` as the driver's tool.
+    """
 
     name: str
     description: str
+    source: str | None
     pickled: bytes | None = None
-    source: str | None = None
 
     @classmethod
     def of(cls, tool: Tool) -> ToolPayload:
         """`%%tool` functions travel by value (cloudpickle); tools loaded from files travel as their source."""
         if tool.function.__module__.startswith("halion_tools.") and tool.source:
-            return cls(tool.name, tool.description, source=tool.source)
+            return cls(tool.name, tool.description, tool.source)
         try:
             pickled = cloudpickle.dumps(tool.function)
         except Exception as exc:
             raise ConfigError(f"Tool '{tool.name}' cannot be sent to the workers ({type(exc).__name__}: {exc}); "
                               "keep what it needs inside the function or save it to tools/ first.") from None
-        return cls(tool.name, tool.description, pickled=pickled)
+        return cls(tool.name, tool.description, tool.source, pickled)
 
     @property
     def digest(self) -> str:
@@ -74,7 +77,8 @@ class ToolPayload:
 
     def _build(self) -> Tool:
         if self.pickled is not None:
-            return Tool.from_function(cloudpickle.loads(self.pickled), self.name, description=self.description)
+            return Tool.from_function(cloudpickle.loads(self.pickled), self.name, description=self.description,
+                                      source=self.source)
         module = types.ModuleType(f"halion_tools.{self.name}")
         sys.modules[module.__name__] = module
         exec(compile(self.source or "", f"<tool {self.name}>", "exec"), module.__dict__)
