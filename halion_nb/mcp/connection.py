@@ -63,7 +63,6 @@ class Connection:
         self._holder: asyncio.Task[None] | None = None
         self._closing: asyncio.Event | None = None
         self._lock = threading.Lock()
-        self.calls = 0
 
     @property
     def timeout(self) -> float:
@@ -84,7 +83,11 @@ class Connection:
             try:
                 self._loop.run(self._open(transport), self.timeout)
             except FutureTimeout:
-                self._loop.run(self._close(), 5.0)
+                try:
+                    self._loop.run(self._close(), 5.0)
+                except FutureTimeout:
+                    log.warning("MCP server %s did not stop after a failed start", self.name)
+                self._forget()
                 raise McpServerError(f"MCP server '{self.name}' did not finish starting within {self.timeout:g} s "
                                      f"and was stopped.{self._stderr_tail()}") from None
             except McpServerError:
@@ -110,7 +113,7 @@ class Connection:
         async def listing() -> list[Any]:
             tools, cursor = [], None
             for _ in range(100):
-                page = await client.list_tools(cursor=cursor)
+                page = await client.list_tools(cursor=cursor, cache_mode="refresh")  # what it lists now
                 tools += page.tools
                 cursor = page.next_cursor
                 if cursor is None:
@@ -122,7 +125,6 @@ class Connection:
 
     def call_tool(self, tool: str, arguments: dict[str, Any]) -> Any:
         client = self.start()
-        self.calls += 1
         return self._request(lambda: client.call_tool(tool, arguments), f"answer a call to '{tool}'")
 
     def _request(self, make: Callable[[], Awaitable[T]], what: str) -> T:
