@@ -205,12 +205,12 @@ class LogTable:
         tokens = "" if r.prompt_tokens is None else f"{r.prompt_tokens}+{r.completion_tokens or 0}"
         outcome = f"✗ {r.error}" if r.error else shown(r.result if r.result is not None else "", self.redact)
         return (str(r.id), r.ts.strftime("%H:%M:%S"), r.kind, r.name or "", getattr(r, "caller", None) or "",
-                getattr(r, "user", None) or "", (r.conversation_id or "")[:8],
+                getattr(r, "user", None) or "", getattr(r, "version", None) or "", (r.conversation_id or "")[:8],
                 "" if r.duration_ms is None else f"{r.duration_ms:.0f} ms", tokens,
                 shown(r.arguments if r.arguments is not None else "", self.redact, limit=60),
                 shown(outcome, self.redact, limit=80))
 
-    _HEAD = ("id", "time", "kind", "name", "caller", "user", "conv", "duration", "tokens", "arguments",
+    _HEAD = ("id", "time", "kind", "name", "caller", "user", "version", "conv", "duration", "tokens", "arguments",
              "result / error")
 
     def __repr__(self) -> str:

@@ -25,7 +25,7 @@ VIEWS: dict[tuple[str, str], dict[str, str]] = {
     ("halion_nb.services.chains", "Chains"): {PLAIN: "chains:service_text", MARKDOWN: "chains:service_markdown"},
     ("halion_nb.services.tool_drafts", "ToolDraft"): {MARKDOWN: "authoring:draft_markdown"},
     ("halion_nb.core.versions", "VersionDiff"): {PLAIN: "versions:diff_text", HTML: "versions:diff_html"},
-    ("halion_nb.models", "Version"): {HTML: "versions:version_html"},
+    ("halion_nb.models", "Version"): {PLAIN: "versions:version_text", HTML: "versions:version_html"},
     ("halion_nb.services.bundles", "ImportReport"): {PLAIN: "versions:report_text", HTML: "versions:report_html"},
 }
 """(module, class) → MIME type → `view_module:function` under `halion_nb.display`, each `function(obj) -> str`."""

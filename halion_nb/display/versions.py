@@ -85,3 +85,21 @@ def report_html(report: Any) -> str:
                    "</details>" for name, text in report.code.items()) if not report.applied else ""
     return (f'<div class="halion-import-report" style="{_BOX};border-left:4px solid {colour}">'
             f"<div><b>{escape(head)}</b></div><ul>{items}</ul>{code}</div>")
+
+
+def version_text(v: Any) -> str:
+    """A version: its line, then its content."""
+    return f"{v.name} {version_line(v)}\n\n{clip(v.content)}"
+
+
+class HistoryView:
+    """`%halion history NAME`: the saved versions of one tool or chain."""
+
+    def __init__(self, name: str, versions: Sequence[Any]) -> None:
+        self.name, self.versions = name, list(versions)
+
+    def __repr__(self) -> str:
+        return history_text(self.name, self.versions)
+
+    def _repr_html_(self) -> str:
+        return history_html(self.name, self.versions)

@@ -99,11 +99,17 @@ def _model(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
          arg("-n", type=int, default=20, metavar="N"), arg("--kind", choices=["model", "tool", "chain", "step"]),
          arg("--tool", metavar="T"), arg("--errors", action="store_true"),
          arg("--user", metavar="U", help="only calls made by this user (a Jupyter user over REST)"),
-         arg("--caller", metavar="C", help="only calls from this caller: chat, chain, panel, mcp, rest, batch, python"))
+         arg("--caller", metavar="C", help="only calls from this caller: chat, chain, panel, mcp, rest, batch, python"),
+         arg("--open", type=int, metavar="ID", help="show the source of the tool code that ran in call ID"))
 def _log(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     if args.n < 0:
         raise UsageError("-n must be 0 or more")
     ws = workspace()
+    if args.open is not None:
+        from .version_commands import call_source
+
+        display(call_source(ws, args.open))
+        return
     records = ws.log.recent(args.n, kind=args.kind, tool=args.tool, errors_only=args.errors, user=args.user,
                             caller=args.caller)
     display(LogTable(records, ws.env.redact))

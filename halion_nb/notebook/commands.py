@@ -19,7 +19,8 @@ __all__ = ["COMMANDS", "Command", "UsageError", "arg", "command", "fail", "help_
 
 def _load_all() -> None:
     from . import tool_commands  # noqa: F401  (each module registers its subcommands)
-    for module in ("chat_commands", "chain_commands", "env_commands", "panel_commands", "mcp_commands"):
+    for module in ("chat_commands", "chain_commands", "env_commands", "panel_commands", "mcp_commands",
+                   "version_commands"):
         try:
             __import__(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:
