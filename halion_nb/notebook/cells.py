@@ -146,7 +146,7 @@ def import_tools(tools: PathLike | Iterable[PathLike], notebook: PathLike, *, re
         if index is None:
             nb.cells.append(nbformat.v4.new_code_cell(text))
             existing[name] = len(nb.cells) - 1
-        elif nb.cells[index].source.strip() != text.strip():
+        elif _tool_code(nb.cells[index].source) != _tool_code(text):
             if replace:
                 nb.cells[index].source = text
             else:
@@ -171,6 +171,22 @@ def _tool_cell_text(path: Path) -> str:
     except SyntaxError as exc:
         raise ToolLoadError(f"{path.name} is not valid Python (line {exc.lineno}: {exc.msg}).") from None
     return f"%%tool{_magic_flags(check_name(path.stem), text, code)}\n{code}"
+
+
+def _tool_code(cell: str) -> str:
+    """What makes a `%%tool` cell's tool: its description flag and its function's code (as an AST,
+    so layout does not count); imports and helpers a tool file adds around it are not compared."""
+    from .tool_cell import TOOL_PARSER
+
+    first, _, body = _LEADING_BLANK_LINES.sub("", cell).partition("\n")
+    try:
+        args = TOOL_PARSER.parse_args(shlex.split(first.removeprefix("%%tool")))
+        fn_name = tool_function_name(body, args.name)
+        node = next(n for n in ast.parse(body).body
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == fn_name)
+    except (HalionError, ValueError, SyntaxError, StopIteration):
+        return cell.strip()
+    return f"{args.description!r}\n{ast.dump(node)}"
 
 
 def _cells_by_tool(nb: Any) -> dict[str, int]:

@@ -250,6 +250,10 @@ def test_importing_a_tool_the_notebook_already_has_adds_no_duplicate(analysis: P
     halion_nb.import_tools(tmp_path / "t", tmp_path / "copy.ipynb")  # again: nothing new
     assert nbformat.read(tmp_path / "copy.ipynb", as_version=4).cells == before.cells
 
+    cells = nbformat.read(analysis, as_version=4).cells
+    halion_nb.import_tools(tmp_path / "t", analysis)  # the notebook the files came from: it has every tool
+    assert nbformat.read(analysis, as_version=4).cells == cells
+
     area = tmp_path / "t" / "area.py"
     area.write_text(area.read_text().replace("round(math.pi * radius ** 2, 2)", "0.0"))
     with pytest.raises(HalionError, match=r"already has a %%tool cell for 'area'.*replace=True") as info:
