@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.display import display
 
+from ..services.env_overview import EnvVariable, env_overview
 from ..workspace import workspace
 from .command_spec import UsageError, arg, command
 
@@ -96,38 +97,19 @@ _CONVENTIONAL = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 @dataclass
-class EnvRow:
-    name: str
-    set: bool
-    stored: bool
-    """In `.halion/.env` (else, when set, it comes from the process environment)."""
-    tools: list[str]
-
-
-@dataclass
 class EnvStatus:
     """`%halion env`: every variable the tools read and every stored name, with set/missing."""
 
-    rows: list[EnvRow]
+    rows: list[EnvVariable]
     env_file: str
 
     @classmethod
     def of(cls, ws: Workspace) -> EnvStatus:
-        needed: dict[str, list[str]] = {}
-        for tool in ws.tools.names():
-            try:
-                names = ws.env.required(tool)
-            except Exception:  # a tool whose source does not parse is reported elsewhere
-                continue
-            for name in names:
-                needed.setdefault(name, []).append(tool)
-        stored = set(ws.env.names())
-        rows = [EnvRow(n, ws.env.is_set(n), n in stored, needed.get(n, [])) for n in sorted(stored | set(needed))]
-        return cls(rows, str(ws.env.env_file))
+        return cls(env_overview(ws), str(ws.env.env_file))
 
     @staticmethod
-    def _where(row: EnvRow) -> str:
-        if not row.set:
+    def _where(row: EnvVariable) -> str:
+        if not row.is_set:
             return "missing"
         return "set (.halion/.env)" if row.stored else "set (process environment)"
 
@@ -139,7 +121,7 @@ class EnvStatus:
         for r in self.rows:
             used = f"  ← {', '.join(r.tools)}" if r.tools else ""
             lines.append(f"  {r.name:<{width}}  {self._where(r)}{used}")
-        missing = [r.name for r in self.rows if not r.set]
+        missing = [r.name for r in self.rows if not r.is_set]
         if missing:
             lines.append(f"Set a missing one with: %halion env set {missing[0]}")
         return "\n".join(lines)
@@ -149,7 +131,7 @@ class EnvStatus:
             return f"<p>{html.escape(repr(self))}</p>"
         body = "".join(
             f"<tr><td><code>{html.escape(r.name)}</code></td>"
-            f"<td>{'<b>missing</b>' if not r.set else html.escape(self._where(r))}</td>"
+            f"<td>{'<b>missing</b>' if not r.is_set else html.escape(self._where(r))}</td>"
             f"<td>{html.escape(', '.join(r.tools))}</td></tr>"
             for r in self.rows
         )

@@ -1,27 +1,18 @@
 """Env panel: the variables each tool reads, which are missing, and setting one (never shown)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING
 
 import ipywidgets as W
 
 from ..errors import HalionError
+from ..services.env_overview import EnvVariable, env_overview
 from ._controller import Controller
 from ._ui import Banner, PanelView, button, css, heading, html, message, wrap_row
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
-
-
-@dataclass
-class EnvRow:
-    name: str
-    tools: list[str]
-    is_set: bool
-    stored: bool
-    """Held in the workspace's `.halion/.env` (else only in the process environment, or nowhere)."""
 
 
 class EnvView(PanelView):
@@ -46,7 +37,7 @@ class EnvView(PanelView):
         form = wrap_row([self.var, self.value, self.set_button, self.unset_button])
         super().__init__([header, self.banner, self.table, form, self.status])
 
-    def show_rows(self, rows: list[EnvRow], env_file: str) -> None:
+    def show_rows(self, rows: list[EnvVariable], env_file: str) -> None:
         if not rows:
             self.table.value = "<i class='halion-muted'>No tool reads an environment variable, and none is stored.</i>"
         else:
@@ -78,19 +69,8 @@ class EnvController(Controller):
         self.on("env", lambda _: self.refresh())
         self.refresh()
 
-    def rows(self) -> list[EnvRow]:
-        env = self.ws.env
-        readers: dict[str, list[str]] = {}
-        for tool in self.ws.tools.names():
-            try:
-                needs = env.required(tool)
-            except (HalionError, ValueError):  # a tool whose source does not parse
-                continue
-            for var in needs:
-                readers.setdefault(var, []).append(tool)
-        stored = set(env.names())
-        names = sorted(set(readers) | stored)
-        return [EnvRow(n, readers.get(n, []), env.is_set(n), n in stored) for n in names]
+    def rows(self) -> list[EnvVariable]:
+        return env_overview(self.ws)
 
     def refresh(self) -> None:
         try:
