@@ -1,10 +1,12 @@
 """Shared by the MCP tests: the reference time server as a user adds it, and a misbehaving server."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -35,3 +37,22 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
     yield w
     w.close()
     w.log.close()
+
+
+@pytest.fixture
+def gone() -> Callable[[int], bool]:
+    """`gone(pid)`: True once process `pid` has exited (waiting up to 15 s for it to)."""
+    def check(pid: int, wait: float = 15.0) -> bool:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            stat = Path(f"/proc/{pid}/stat")
+            if stat.exists() and stat.read_text().split()[2] == "Z":
+                return True  # exited, not yet reaped by its parent
+            time.sleep(0.05)
+        return False
+
+    return check

@@ -1,16 +1,17 @@
 """A server that fails to start, crashes, hangs or lists a bad schema: a clear error, and the rest carries on."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
 from halion_nb.mcp import McpServerError
 from halion_nb.workspace import Workspace
+
+Gone = Callable[[int], bool]
 
 
 def test_a_server_that_exits_at_start_says_so_with_its_last_words(ws: Workspace, faulty: list[str]) -> None:
@@ -72,28 +73,14 @@ def lambda_free_tool(x: int) -> int:
     return 2 * x
 
 
-def gone(pid: int, wait: float = 15.0) -> bool:
-    """True once process `pid` has exited (waiting up to `wait` seconds for it to)."""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        if Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-            return True  # exited, not yet reaped by its parent
-        time.sleep(0.05)
-    return False
-
-
-def test_closing_the_workspace_stops_its_servers(ws: Workspace, faulty: list[str]) -> None:
+def test_closing_the_workspace_stops_its_servers(ws: Workspace, faulty: list[str], gone: Gone) -> None:
     ws.mcp.add("faulty", [*faulty, "serve"])
     pid = ws.tools.invoke("faulty__pid", {}).result
     ws.close()
     assert gone(pid)
 
 
-def test_servers_stop_when_the_process_exits(tmp_path: Path, faulty: list[str]) -> None:
+def test_servers_stop_when_the_process_exits(tmp_path: Path, faulty: list[str], gone: Gone) -> None:
     code = ("import sys\nfrom halion_nb.workspace import Workspace\nw = Workspace(sys.argv[1])\n"
             f"w.mcp.add('faulty', {faulty + ['serve']!r})\nprint(w.tools.invoke('faulty__pid', {{}}).result)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -93,3 +94,16 @@ def test_a_wrong_mcp_line_is_one_clear_message(kernel: Kernel) -> None:
     assert "unknown `%halion mcp` action 'frobnicate'" in out and "Traceback" not in out
     out = kernel.run("%halion mcp add nothing", fails=True)
     assert "give a command after -- or a --url" in out
+
+
+def test_servers_stop_when_the_kernel_shuts_down(tmp_path: Path, faulty: list[str], gone: Any) -> None:
+    k = Kernel()
+    try:
+        k.run(f"import os\nos.environ['HALION_HOME'] = {str(tmp_path)!r}\n%load_ext halion_nb\n"
+              "import halion_nb\nws = halion_nb.workspace()")
+        k.run(f"ws.mcp.add('faulty', {faulty + ['serve']!r})")
+        pid = int(k.run("print(ws.tools.invoke('faulty__pid', {}).result)").strip())
+    finally:
+        k.client.stop_channels()
+        k.manager.shutdown_kernel(now=False)  # a graceful shutdown, as the notebook's "Shut Down Kernel"
+    assert gone(pid)
