@@ -216,7 +216,7 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
             value = scope[name]
             if line := _import_line(name, value):
                 imports.add(line)
-            elif (helper := _helper_source(fn.__name__, name, value)) is not None:
+            elif (helper := _helper_source(fn.__name__, name, value, scope)) is not None:
                 helpers[name] = helper
                 needs[owner].append(name)
                 defined.add(name)
@@ -362,9 +362,12 @@ def _import_line(name: str, value: Any) -> str | None:
     return None
 
 
-def _helper_source(tool: str, name: str, value: Any) -> str | None:
+def _helper_source(tool: str, name: str, value: Any, scope: dict[str, Any]) -> str | None:
     """Source that binds `name` to `value` as the notebook did: a function or class the person
-    defined (decorators kept), or a literal constant. None when no source can."""
+    defined (decorators kept), a type alias (`Unit = Literal["c", "f"]`), or a literal constant.
+    None when no source can."""
+    if type(value).__module__ in ("typing", "types") and not isinstance(value, types.ModuleType):
+        return _alias_source(name, value, scope)
     target = inspect.unwrap(value) if callable(value) else value  # @functools.lru_cache, @wraps-style
     if isinstance(target, types.FunctionType):
         if target.__code__.co_freevars:
@@ -398,6 +401,33 @@ def _helper_source(tool: str, name: str, value: Any) -> str | None:
                 return f"{name} = {text}"
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             return None
+    return None
+
+
+def _alias_source(name: str, value: Any, scope: dict[str, Any]) -> str | None:
+    """`name = <expression>` from the latest notebook cell that assigned `name`, if that
+    expression still gives `value` (type aliases keep no source of their own)."""
+    for entry in reversed(list(linecache.cache.values())):
+        if len(entry) != 4 or entry[1] is not None or name not in "".join(entry[2]):
+            continue
+        text = "".join(entry[2])
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in reversed(tree.body):
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else (
+                node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None)
+            if not (isinstance(target, ast.Name) and target.id == name):
+                continue
+            expression = ast.get_source_segment(text, node.value)  # type: ignore[union-attr, arg-type]
+            try:
+                same = eval(compile(ast.Expression(node.value), "<alias>", "eval"), dict(scope)) == value  # type: ignore[union-attr, arg-type]
+            except Exception:  # the expression no longer evaluates where the tool lives
+                same = False
+            if same and expression:
+                return f"{name} = {expression}"
+            break
     return None
 
 

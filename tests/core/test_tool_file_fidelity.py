@@ -187,6 +187,9 @@ def _blocks(i: int, k: int) -> list[Block]:
         Block(f"import os\nU{i} = os.environ.get('FIDELITY_ENDPOINT')\n", f"U{i}.rsplit('/', 1)[-1]"),
         Block(f"import os\nH{i} = {{'auth': 'Bearer ' + os.environ['FIDELITY_API_KEY']}}\n", f"H{i}['auth'][:6]",
               saves=False, refused=f"H{i}"),
+        Block(f"from typing import Literal, Optional\nNum{i} = int | float\nVec{i} = list[Optional[int]]\n"
+              f"Lit{i} = Literal['a', 'b{k}']\n\ndef _vs{i}(v: Num{i}, kind: Lit{i} = 'a') -> Vec{i}:\n    return [v, None]\n",
+              f"[_vs{i}(x), list(Lit{i}.__args__)]"),
         Block(f"def make{i}(n):\n    def add(v):\n        return v + n\n    return add\n\n_add{i} = make{i}({k})\n",
               f"_add{i}(x)", saves=False, refused=f"_add{i}"),
     ]
@@ -244,3 +247,14 @@ def test_a_saved_tool_returns_what_it_returned_in_the_notebook(
         assert refusable, f"save refused a cell it can write: {exc}\n{cell}"
         assert any(name in str(exc) for name in refusable), str(exc)
         assert not (tmp / "tools" / f"{name}.py").exists()
+
+
+def test_type_aliases_from_earlier_cells_are_copied(tmp_path: Path, notebook: FakeNotebook) -> None:
+    notebook.run("from typing import Literal\n\nUnit = Literal['c', 'f']\nReadings = list[float]\n")
+    cell = '''
+        def convert(values: Readings, unit: Unit = "c") -> Readings:
+            """Convert readings."""
+            return [v * 9 / 5 + 32 if unit == "f" else v for v in values]
+    '''
+    path = save_and_compare(tmp_path, notebook, cell, "convert", [{"values": [0.0, 100.0], "unit": "f"}])
+    assert "Unit = Literal['c', 'f']" in path.read_text() and "Readings = list[float]" in path.read_text()
