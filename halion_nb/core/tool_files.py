@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import enum
 import inspect
 import linecache
 import os
@@ -152,7 +153,7 @@ def _check_own_code(tool: Tool) -> None:
     """Refuse, in one line, code a `.py` file cannot hold: IPython syntax, a closure's variables."""
     assert tool.source is not None
     try:
-        ast.parse(tool.source)
+        compile(tool.source, f"{tool.name}.py", "exec", dont_inherit=True)  # top-level `await` too
     except SyntaxError as exc:
         magic = next((f"line {i}: {line.strip()}" for i, line in enumerate(tool.source.splitlines(), 1)
                       if line.lstrip().startswith(("%", "!"))), None)
@@ -162,7 +163,7 @@ def _check_own_code(tool: Tool) -> None:
                 "Move those lines to another cell and save again."
             ) from None
         raise ToolDefinitionError(
-            f"Tool '{tool.name}': its source cannot be read as Python (line {exc.lineno}: {exc.msg})."
+            f"Tool '{tool.name}': its source cannot be a Python file (line {exc.lineno}: {exc.msg})."
         ) from None
     target = inspect.unwrap(tool.function)
     free = getattr(getattr(target, "__code__", None), "co_freevars", ())
@@ -389,7 +390,9 @@ def _helper_source(tool: str, name: str, value: Any, scope: dict[str, Any]) -> s
         return _binding(name, source) if source is not None else None
     if isinstance(value, str) and (variable := environment_variable_of(value)):
         return f"{name} = os.environ.get({variable!r})"  # a tool file never holds a secret
-    if isinstance(value, (str, int, float, bool, type(None), list, tuple, dict, set)):
+    if isinstance(value, enum.Enum) and scope.get(type(value).__name__) is type(value):
+        return f"{name} = {type(value).__name__}.{value.name}"  # its class is copied in turn
+    if isinstance(value, (str, bytes, int, float, complex, bool, type(None), list, tuple, dict, set)):
         text = repr(value)
         if variable := secret_in(text):
             raise ToolDefinitionError(

@@ -173,7 +173,9 @@ def _blocks(i: int, k: int) -> list[Block]:
         Block(f"class P{i}:\n    base = {k}\n\n    def __init__(self, v):\n        self.v = v\n\n"
               f"    def get(self):\n        return self.v + self.base + C_{i}\n\nC_{i} = 7\n", f"P{i}(x).get()"),
         Block(f"from dataclasses import dataclass\n\n@dataclass\nclass Q{i}:\n    a: int = {k}\n", f"Q{i}(x).a + Q{i}().a"),
-        Block(f"import enum\n\nclass Col{i}(enum.Enum):\n    RED = {k}\n", f"Col{i}.RED.value"),
+        Block(f"import enum\n\nclass Col{i}(enum.Enum):\n    RED = {k}\n\nDEF{i} = Col{i}.RED\n",
+              f"[Col{i}.RED.value, DEF{i}.name]"),
+        Block(f"B{i} = b'\\x0{k}ab'\nZ{i} = {k}+1j\n", f"[B{i}.hex(), Z{i}.imag]"),
         Block(f"_sq{i} = lambda v: v * v + {k}\n", f"_sq{i}(x)"),
         Block(f"def _base{i}(v):\n    return v - {k}\n\n_alias{i} = _base{i}\n", f"_alias{i}(x)"),
         Block(f"LIM{i} = {k}\n", f"[v for v in range(6) if v < LIM{i}]"),
@@ -227,7 +229,7 @@ def notebooks(draw: st.DrawFn) -> tuple[list[str], str, str, list[Block]]:
     return earlier, tool, name, blocks
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(notebooks())
 def test_a_saved_tool_returns_what_it_returned_in_the_notebook(
@@ -258,3 +260,21 @@ def test_type_aliases_from_earlier_cells_are_copied(tmp_path: Path, notebook: Fa
     '''
     path = save_and_compare(tmp_path, notebook, cell, "convert", [{"values": [0.0, 100.0], "unit": "f"}])
     assert "Unit = Literal['c', 'f']" in path.read_text() and "Readings = list[float]" in path.read_text()
+
+
+def test_enum_members_and_bytes_from_earlier_cells_are_copied(tmp_path: Path, notebook: FakeNotebook) -> None:
+    notebook.run("import enum\n\nclass Color(enum.Enum):\n    RED = 'red'\n    BLUE = 'blue'\n\nDEFAULT = Color.BLUE\nMAGIC = b'\\x00hi'\n")
+    cell = '''
+        def paint(name: str) -> str:
+            """Paint."""
+            return f"{name}:{DEFAULT.value}:{MAGIC[1:].decode()}"
+    '''
+    save_and_compare(tmp_path, notebook, cell, "paint", [{"name": "wall"}])
+
+
+def test_a_cell_with_top_level_await_is_refused_in_one_line(tmp_path: Path, notebook: FakeNotebook) -> None:
+    notebook.run('def waits(n: int) -> int:\n    """n."""\n    return n\n')
+    ws = Workspace(tmp_path)
+    ws.tools.register(notebook.ns["waits"], source='import asyncio\nawait asyncio.sleep(0)\n\ndef waits(n: int) -> int:\n    """n."""\n    return n\n')
+    with pytest.raises(ToolDefinitionError, match="'await' outside function"):
+        ws.tools.save("waits")
