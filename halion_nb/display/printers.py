@@ -23,6 +23,7 @@ VIEWS: dict[tuple[str, str], dict[str, str]] = {
     ("halion_nb.services.chain_runs", "StepResult"): {PLAIN: "chains:step_text"},
     ("halion_nb.services.chain_runs", "ChainRun"): {PLAIN: "chains:run_text", MARKDOWN: "chains:run_markdown"},
     ("halion_nb.services.chains", "Chains"): {PLAIN: "chains:service_text", MARKDOWN: "chains:service_markdown"},
+    ("halion_nb.services.batch", "BatchRun"): {HTML: "batch:batch_html"},
     ("halion_nb.services.tool_drafts", "ToolDraft"): {MARKDOWN: "authoring:draft_markdown"},
     ("halion_nb.core.versions", "VersionDiff"): {PLAIN: "versions:diff_text", HTML: "versions:diff_html"},
     ("halion_nb.models", "Version"): {PLAIN: "versions:version_text", HTML: "versions:version_html"},

@@ -11,11 +11,12 @@ from ..models import Toolchain
 from ..workspace import workspace
 from .command_spec import UsageError, arg, command
 
-ACTIONS = ("list", "show", "run", "draft", "save", "delete")
+ACTIONS = ("list", "show", "run", "map", "draft", "save", "delete")
 _USAGE = {
     "list": "%halion chain list",
     "show": "%halion chain show NAME",
     "run": "%halion chain run NAME key=value ...",
+    "map": "%halion chain map NAME FILE [--dask ADDRESS]",
     "draft": '%halion chain draft "goal"',
     "save": "%halion chain save [NAME]",
     "delete": "%halion chain delete NAME",
@@ -46,8 +47,29 @@ def _one_name(action: str, words: list[str], optional: bool = False) -> str | No
     return words[0] if words else None
 
 
+def _map(ws: Any, words: list[str]) -> None:
+    """Run the chain over the file's rows with a live progress bar; a run stopped as a whole fails the cell."""
+    from .batch_display import show_progress
+
+    address = None
+    if "--dask" in words:
+        at = words.index("--dask")
+        if at + 1 >= len(words):
+            raise UsageError(f"--dask needs the scheduler's address\nusage: {_USAGE['map']}")
+        address = words.pop(at + 1)
+        words.pop(at)
+    if len(words) != 2:
+        raise UsageError(f"give the chain's name and an inputs file\nusage: {_USAGE['map']}")
+    run = ws.chains.map(words[0], words[1], executor=address, progress=False, wait=False)
+    show_progress(run)
+    run.wait()
+    if run.error:
+        raise UsageError(run.error)
+
+
 @command(
-    "chain", "Toolchains: list, show NAME, run NAME key=value ..., draft \"goal\", save [NAME], delete NAME.",
+    "chain", "Toolchains: list, show NAME, run NAME key=value ..., map NAME FILE [--dask ADDRESS], "
+    "draft \"goal\", save [NAME], delete NAME.",
     arg("action", choices=ACTIONS), arg("words", nargs=argparse.REMAINDER),
 )
 def _chain(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
@@ -62,6 +84,8 @@ def _chain(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
             raise UsageError(f"give the chain's name\nusage: {_USAGE['run']}")
         chain = ws.chains.get(words[0])
         display(ws.chains.run(chain, **parse_inputs(chain, words[1:])))
+    elif action == "map":
+        _map(ws, words)
     elif action == "draft":
         goal = " ".join(words).strip()
         if not goal:

@@ -27,6 +27,7 @@ from ..errors import ChainValidationError, HalionError
 from ..models import Toolchain
 from .batch_executors import INSTALL_ON_WORKERS, Seam, check_workers, is_missing_halion, resolve
 from .batch_inputs import read_inputs
+from .batch_views import progress_views
 from .batch_worker import Secrets, Status, StepResult, Task, TaskResult, ToolPayload, clean_data, packed, run_task
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 RunStatus = Literal["running", "done", "cancelled", "failed"]
 Listener = Callable[["BatchRun"], None]
 
-progress_views: list[Listener] = []
-"""Called with each run `map` starts with `progress=True`; the notebook extension adds its progress bar here."""
 
 
 @dataclass(eq=False)

@@ -14,6 +14,7 @@ import pytest
 from halion_nb.errors import ConfigError, HalionError
 from halion_nb.models import ChainInput, Ref, Toolchain, ToolchainStep
 from halion_nb.services import batch
+from halion_nb.services.batch_views import progress_views
 from halion_nb.services.batch_inputs import BatchInputError
 from halion_nb.workspace import Workspace
 
@@ -179,12 +180,12 @@ def test_interrupting_the_kernel_while_waiting_keeps_what_finished(ws: Workspace
         _thread.interrupt_main()
 
     runs: list[batch.BatchRun] = []
-    batch.progress_views.append(runs.append)
+    progress_views.append(runs.append)
     try:
         threading.Thread(target=interrupt_when_two_are_done, daemon=True).start()
         run = ws.tools.map("gated", [{"n": n} for n in range(40)], max_workers=2)
     finally:
-        batch.progress_views.remove(runs.append)
+        progress_views.remove(runs.append)
         GATE.set()
     run.wait()
     assert run is runs[0] and run.status == "cancelled"
@@ -198,12 +199,12 @@ def test_progress_views_see_the_run_and_its_progress(ws: Workspace) -> None:
     def view(run: batch.BatchRun) -> None:
         run.subscribe(lambda r: seen.append((r.progress().done, r.progress().failed)))
 
-    batch.progress_views.append(view)
+    progress_views.append(view)
     try:
         ws.tools.map("weather", [{"city": c} for c in CITIES])
         ws.tools.map("weather", [{"city": "Oslo"}], progress=False)
     finally:
-        batch.progress_views.remove(view)
+        progress_views.remove(view)
     assert seen[-1] == (6, 2) and len(seen) == 7  # one update per input, one at the end
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
 
