@@ -35,7 +35,7 @@ def test_a_secret_streamed_in_pieces_is_never_shown_not_even_its_start(
     for i in range(1, len(seen) + 1):
         so_far = "".join(seen[:i])
         assert not [f for f in fragments(TOKEN) + ["MIIE", "AQC7"] if f in so_far], so_far
-    assert "".join(seen) == f"Your token is ***, and the key\n***\nends here."
+    assert "".join(seen) == "Your token is ***, and the key\n***\nends here."
 
 
 def test_an_error_that_quotes_the_key_is_redacted_in_the_exception(
