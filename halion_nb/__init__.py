@@ -26,6 +26,7 @@ _LAZY = {
     "use_workspace": "halion_nb.workspace",
     "tool": "halion_nb.workspace",
     "Tool": "halion_nb.core.tool",
+    "Image": "halion_nb.core.images",
     "Toolchain": "halion_nb.models",
     "ToolchainStep": "halion_nb.models",
     "ChainInput": "halion_nb.models",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .services.authoring import ToolAuthor
     from .services.batch import BatchRunner
     from .services.chat import ChatResult, Conversation
+    from .services.conversations import ConversationInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,6 +68,20 @@ class Workspace:
             self.mcp  # registers the MCP servers' tools from their last listing; no server starts yet
         self.approver: Approver | None = None
         """Asked before a tool that needs approval runs: `fn(request) -> bool | Decision`; None declines."""
+        from .core.images import MAX_BYTES, MAX_SIDE
+        from .services.conversations import ConversationStore
+        from .services.usage import Limits, Prices
+
+        self.prices = Prices()
+        """Dollars per million tokens per model (dated defaults; `ws.prices["m"] = (in, out)` overrides)."""
+        self.limits = Limits()
+        """Bounds for one chat turn: max_tokens, max_tool_calls, max_cost (None: no bound)."""
+        self.image_max_side = MAX_SIDE
+        """Longest side in pixels of an image sent to the model (larger ones are scaled down)."""
+        self.image_max_bytes = MAX_BYTES
+        """Largest image in bytes sent to the model after scaling (a larger one is described, not sent)."""
+        self.conversation_store = ConversationStore(self.state_dir / "conversations", redact=self.env.redact)
+        """Every conversation as it goes, redacted: `.halion/conversations/<id>.jsonl`."""
 
     def _tool_author(self) -> "ToolAuthor":
         from .services.authoring import ToolAuthor
@@ -146,9 +161,38 @@ class Workspace:
         return self._conversation
 
     def chat(self, message: str, *, model: str | None = None, stream: bool | None = None,
-             on_text: Callable[[str], None] | None = None) -> "ChatResult":
-        """Send `message` in the current conversation; the model may call the active tools."""
-        return self.conversation.send(message, model=model, stream=stream, on_text=on_text)
+             on_text: Callable[[str], None] | None = None, approve: "Approver | None" = None,
+             context: dict[str, Any] | None = None, images: list[Any] | None = None) -> "ChatResult":
+        """Send `message` in the current conversation; the model may call the active tools.
+
+        `approve(request) -> bool | Decision` answers tools that need approval (default `ws.approver`);
+        `context={"df": df}` adds a bounded preview of each variable; `images=[...]` sends images.
+        """
+        return self.conversation.send(message, model=model, stream=stream, on_text=on_text, approve=approve,
+                                      context=context, images=images)
+
+    def conversations(self) -> "list[ConversationInfo]":
+        """The stored conversations, newest first: id, started, first message, turns, tokens."""
+        return self.conversation_store.list()
+
+    def resume(self, conversation_id: str | None = None) -> "Conversation":
+        """Continue a stored conversation (the newest when no id is given; an id prefix is enough)."""
+        from .services.chat import Conversation
+        from .errors import HalionError
+
+        stored = self.conversations()
+        if not stored:
+            raise HalionError("no stored conversation to resume yet; ws.chat(...) starts one.")
+        if conversation_id is None:
+            found = stored[0]
+        else:
+            matches = [c for c in stored if c.id.startswith(conversation_id)]
+            if len(matches) != 1:
+                raise HalionError(f"{'no' if not matches else 'more than one'} stored conversation matches "
+                                  f"'{conversation_id}'; ws.conversations() lists them.")
+            found = matches[0]
+        self._conversation = Conversation.resumed(self, found.id)
+        return self._conversation
 
     def __repr__(self) -> str:
         return f"<Workspace {self.path} · {len(self.tools)} tools>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from halion_nb.display.chains import run_html
-from halion_nb.display.chat import markdown_html
+from halion_nb.display.chat import StreamingText, markdown_html
 from halion_nb.display.printers import formats
 from halion_nb.display.text import MAX_CHARS, clip
 from halion_nb.models import Toolchain
@@ -14,14 +14,14 @@ from halion_nb.workspace import Workspace
 
 def test_markdown_basics_render_and_html_is_escaped() -> None:
     html = markdown_html("# Title\n\n**bold**, *italic*, `a < b` and <script>x</script>\n\n- one\n- two")
-    assert "<b>bold</b>" in html and "<i>italic</i>" in html and "<code>a &lt; b</code>" in html
+    assert "<strong>bold</strong>" in html and "<em>italic</em>" in html and "<code>a &lt; b</code>" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "<li>one</li><li>two</li>" in html
+    assert "<li>one</li>\n<li>two</li>" in html
 
 
 def test_a_redacted_secret_stays_visible_as_stars_next_to_emphasis() -> None:
     html = markdown_html("The token is *** and **this** matters.")
-    assert "The token is *** and <b>this</b> matters." in html
+    assert "The token is *** and <strong>this</strong> matters." in html
 
 
 HUGE = 2_600_000
@@ -89,3 +89,20 @@ def test_clip_marks_what_it_leaves_out_and_does_not_clip_twice() -> None:
     once = clip(text)
     assert once == "z" * MAX_CHARS + "… 1,000 more characters"
     assert clip(once) == once and clip("short") == "short"
+
+
+def test_raw_html_in_model_text_never_becomes_markup() -> None:
+    text = ('Hi <script>alert(1)</script> <img src=x onerror="alert(2)">\n\n<div onclick="x()">block</div>\n\n'
+            '[click](javascript:alert(3)) [ok](https://example.org) ![i](javascript:alert(4))')
+    for html in (markdown_html(text), StreamingText(text)._repr_html_()):
+        assert "<script" not in html and "<img" not in html and "<div onclick" not in html
+        assert "&lt;script&gt;" in html and "&lt;img src=x onerror=" in html
+        assert 'href="javascript' not in html and 'src="javascript' not in html
+        assert '<a href="https://example.org" target="_blank" rel="noopener noreferrer nofollow">ok</a>' in html
+
+
+def test_tables_and_highlighted_fenced_code() -> None:
+    html = markdown_html("| a | b |\n|---|---|\n| 1 | <b>2</b> |\n\n```python\ndef f(x):\n    return '<x>'\n```")
+    assert "<table" in html and "<th" in html and "<td" in html and "&lt;b&gt;2&lt;/b&gt;" in html
+    assert 'class="language-python"' in html and "<span style=" in html  # pygments, inline styles
+    assert "&lt;x&gt;" in html and "<x>" not in html

@@ -20,6 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .images import as_image
+
 MAX_DEPTH = 64
 """Deeper nesting is cut with a marker (a value that refers to itself would never end)."""
 
@@ -29,7 +31,8 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
 
     Dict keys become strings by the same rules (a date key is its ISO text); sets are sorted
     when their items allow it; bytes that are readable UTF-8 text become that text, others
-    `{"base64": ...}`; NaN and infinities become None (JSON has no such numbers).
+    `{"base64": ...}`; NaN and infinities become None (JSON has no such numbers); an image
+    (`core.images.as_image`) becomes `{"type": "image", "mime", "width", "height", "bytes", "sha256"}`.
     """
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -40,6 +43,9 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     if _depth >= MAX_DEPTH:
         return f"<nested deeper than {MAX_DEPTH} levels: {type(value).__name__}>"
     depth = _depth + 1
+    image = as_image(value)
+    if image is not None:  # an image is its type, size and sha256: the bytes never reach the log or the model's text
+        return image.meta()
     if isinstance(value, enum.Enum):
         return to_jsonable(value.value, depth)
     if isinstance(value, BaseModel):

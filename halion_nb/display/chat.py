@@ -7,85 +7,21 @@ value is bounded (`text.clip`). The objects are duck-typed: a chat result has `t
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from .text import Redact, clip, shown
+from .markdown import render as render_markdown
+from .text import Redact, shown
 
 _BOX = "border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;margin:4px 0;font-family:sans-serif;font-size:13px"
 _PRE = "white-space:pre-wrap;margin:4px 0;font-size:12px;background:#f6f8fa;padding:6px;border-radius:4px"
-_FENCE = re.compile(r"^```[^\n]*\n(.*?)(?:^```[ \t]*$|\Z)", re.S | re.M)
-
-
-REDACTED = "***"
-"""What redaction leaves where a secret was; shown as is, never read as emphasis."""
-
-
-def _inline(text: str) -> str:
-    """Escaped text with `code`, **bold**, *italic* and [links](http...)."""
-    parts = re.split(r"(`[^`\n]+`|(?<!\*)\*\*\*(?!\*))", text)  # code spans and the redaction marker stay literal
-    out = []
-    for part in parts:
-        if part == REDACTED:
-            out.append(REDACTED)
-            continue
-        if len(part) > 1 and part.startswith("`") and part.endswith("`"):
-            out.append(f"<code>{escape(part[1:-1])}</code>")
-            continue
-        s = escape(part)
-        s = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", s)
-        s = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<i>\1</i>", s)
-        s = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r'<a href="\2" target="_blank">\1</a>', s)
-        out.append(s)
-    return "".join(out)
-
-
-def _blocks(text: str) -> str:
-    html, para, items = [], [], []
-
-    def flush() -> None:
-        if para:
-            html.append("<p>" + "<br>".join(_inline(line) for line in para) + "</p>")
-            para.clear()
-        if items:
-            html.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
-            items.clear()
-
-    for line in text.split("\n"):
-        stripped = line.strip()
-        heading = re.match(r"(#{1,6})\s+(.*)", stripped)
-        bullet = re.match(r"(?:[-*+]|\d+[.)])\s+(.*)", stripped)
-        if not stripped:
-            flush()
-        elif heading:
-            flush()
-            level = min(len(heading.group(1)) + 2, 6)
-            html.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-        elif bullet:
-            if para:
-                flush()
-            items.append(bullet.group(1))
-        else:
-            if items:
-                flush()
-            para.append(stripped)
-    flush()
-    return "".join(html)
 
 
 def markdown_html(text: str) -> str:
-    """Markdown-ish HTML for a model's answer: code fences, headings, lists, inline code, bold (bounded)."""
-    text = clip(text)
-    out, pos = [], 0
-    for m in _FENCE.finditer(text):
-        out.append(_blocks(text[pos:m.start()]))
-        out.append(f'<pre style="{_PRE}"><code>{escape(m.group(1).rstrip())}</code></pre>')
-        pos = m.end()
-    out.append(_blocks(text[pos:]))
-    return "".join(out)
+    """Safe HTML for a model's Markdown answer (display/markdown.py: raw HTML stays text), bounded."""
+    return render_markdown(text)
 
 
 def _redact_of(obj: Any, redact: Redact | None) -> Redact | None:
@@ -117,11 +53,28 @@ def tool_call_html(r: Any, redact: Redact | None = None) -> str:
         body += f'<div>error</div><pre style="{_PRE};color:#cf222e">{escape(shown(r.error, redact))}</pre>'
     else:
         body += f'<div>result</div><pre style="{_PRE}">{escape(shown(r.result, redact, indent=2))}</pre>'
+        body += "".join(image_html(i) for i in _images(r))
     return (
         f'<details class="halion-tool-call" style="{_BOX}"><summary>🔧 <b>{escape(r.name)}</b> '
         f'<span style="color:{color}">{badge}</span> <span style="color:#6e7781">'
         f'{r.duration_ms:.0f} ms · {escape(getattr(r, "call_id", None) or "")}</span></summary>{body}</details>'
     )
+
+
+def _images(r: Any) -> list[Any]:
+    """The images a tool call returned (duck-typed: `data_url()`, `scaled(side)`)."""
+    return list(getattr(r, "images", None) or ())
+
+
+IMAGE_SIDE = 480
+"""Longest side, in CSS pixels, an image takes in a card."""
+
+
+def image_html(image: Any) -> str:
+    """An image shown bounded in a card (its bytes scaled to the display bound first)."""
+    shown_image = image.scaled(IMAGE_SIDE * 2)
+    return (f'<img class="halion-image" src="{shown_image.data_url()}" alt="{escape(repr(image))}" '
+            f'style="max-width:{IMAGE_SIDE}px;max-height:{IMAGE_SIDE}px;display:block;margin:4px 0">')
 
 
 def _names(arguments: Any) -> str:
@@ -147,10 +100,23 @@ def outcome_html(o: Any) -> str:
     )
 
 
+def _money(cost: Any) -> str:
+    if cost is None:
+        return "cost unknown"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+
+
 def _footer(result: Any) -> str:
     u = result.usage
-    return (f"{result.stopped_reason} · {result.rounds} round(s) · {u.total_tokens} tokens "
-            f"({u.prompt_tokens} in, {u.completion_tokens} out) · {result.model}")
+    line = (f"{result.stopped_reason} · {result.rounds} round(s) · {u.total_tokens} tokens "
+            f"({u.prompt_tokens} in, {u.completion_tokens} out)")
+    if hasattr(result, "cost"):
+        line += f" ≈ {_money(result.cost)}"
+    totals = getattr(result, "totals", None)
+    if totals is not None:
+        line += (f" · conversation {totals.conversation_tokens} tokens ≈ {_money(totals.conversation_cost)}"
+                 f" · today {totals.day_tokens} tokens ≈ {_money(totals.day_cost)}")
+    return f"{line} · {result.model}"
 
 
 def chat_result_text(result: Any) -> str:
@@ -171,7 +137,7 @@ def chat_result_html(result: Any) -> str:
     else:
         answer = markdown_html(shown(result.text, redact)) if result.text else ""
     note = ""
-    if result.stopped_reason in ("max_rounds", "cancelled", "length", "content_filter"):
+    if result.stopped_reason in ("max_rounds", "cancelled", "length", "content_filter", "limit"):
         note = f'<div style="color:#9a6700">⚠ stopped: {escape(result.stopped_reason)}</div>'
     return (f'<div class="halion-chat-result" style="font-family:sans-serif;font-size:14px">{cards}'
             f'<div class="halion-answer">{answer}</div>{note}'

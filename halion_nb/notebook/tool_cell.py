@@ -16,6 +16,7 @@ TOOL_PARSER.add_argument("--description", help="description (default: the docstr
 TOOL_PARSER.add_argument("--save", action="store_true", help="also write tools/<name>.py")
 TOOL_PARSER.add_argument("--inactive", action="store_true", help="register switched off")
 TOOL_PARSER.add_argument("--no-postprocess", action="store_true", help="results go to you, not back to the model")
+TOOL_PARSER.add_argument("--approve", action="store_true", help="each call waits for the person's approval")
 
 
 def run_tool_cell(shell: Any, line: str, cell: str) -> None:
@@ -38,6 +39,7 @@ def run_tool_cell(shell: Any, line: str, cell: str) -> None:
             source=cell,
             active=False if args.inactive else None,  # no flag: keep the stored state
             postprocess=False if args.no_postprocess else None,
+            approval=True if args.approve else None,
         )
         saved = ws.tools.save(tool.name) if args.save else None
     except HalionError as exc:

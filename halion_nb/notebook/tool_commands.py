@@ -1,4 +1,4 @@
-"""`%halion` subcommands for tools: tools, show, enable, disable, save, load, export."""
+"""`%halion` subcommands for tools: tools, show, enable, disable, approve, save, load, export."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +33,14 @@ def _disable(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     ws = workspace()
     ws.tools.disable(args.name)
     display(ToolCard.of(ws, args.name))
+
+
+@command("approve", "Make each call of tool NAME wait for the person's approval (on), or not (off).",
+         arg("name"), arg("switch", choices=["on", "off"], nargs="?", default="on"))
+def _approve(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
+    ws = workspace()
+    ws.tools.require_approval(args.name, args.switch == "on")
+    print(f"{args.name}: " + ("each call waits for your approval" if args.switch == "on" else "runs without asking"))
 
 
 @command("save", "Write tools/NAME.py (or every tool with --all).", arg("name", nargs="?"), arg("--all", action="store_true"))

@@ -5,21 +5,35 @@ answer at once, on threads: no asyncio here, so it works inside Jupyter's runnin
 argument, an unknown tool, a tool that raises or times out becomes a tool message the model
 can read and correct. A failed request
 leaves the history as it was before that round, so `Conversation.retry()` just works.
+
+Calls that need approval are decided one by one, in call order, on the turn's thread before any
+runs (`approve=`, else `ws.approver`). An image a tool returns reaches the model in a user message
+after the tool messages (those hold text only). `ws.limits` bounds a turn; every message is kept in
+`ws.conversation_store` as it is added, so `ws.resume(id)` continues after a restart.
 """
 from __future__ import annotations
 
 import json
+import logging
+import os
 import threading
 import uuid
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from ..core.approval import ApprovalRequest, Approver, Decision, decide
 from ..core.brief import brief
-from ..core.invocation import ToolOutcome
+from ..core.images import Image, as_image, for_model
+from ..core.invocation import ToolOutcome, os_user, parse_arguments
 from ..errors import HalionError
 from . import llm
+from .context import context_block
+from .usage import today_cost
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..core.tool import Tool
@@ -46,6 +60,8 @@ class ToolCallRecord:
     """Set by the ChatResult that holds the record: its repr hides secret values."""
     outcome: ToolOutcome | None = field(default=None, repr=False, compare=False)
     """What the invocation path returned: the text the model read, the log row, the raw value."""
+    images: list[Image] = field(default_factory=list, repr=False, compare=False)
+    """The images the tool returned (shown in its card; sent to the model after the tool messages)."""
 
     def __repr__(self) -> str:
         outcome = f"✗ {brief(self.error, self.redact)}" if self.error is not None else (
@@ -77,6 +93,16 @@ class Usage:
         self.completion_tokens += completion.completion_tokens
 
 
+@dataclass(frozen=True)
+class Totals:
+    """Tokens and estimated cost (US dollars, None when a model has no price) beyond one turn."""
+
+    conversation_tokens: int = 0
+    conversation_cost: float | None = None
+    day_tokens: int = 0
+    day_cost: float | None = None
+
+
 @dataclass
 class ChatResult:
     """What one turn produced; renders as the answer plus a card per tool call in a notebook."""
@@ -88,10 +114,17 @@ class ChatResult:
     usage: Usage
     rounds: int
     stopped_reason: str
-    """"stop", "length", "content_filter", "max_rounds", "cancelled" or "direct_result"."""
+    """"stop", "length", "content_filter", "max_rounds", "cancelled", "direct_result" or "limit"."""
     model: str = ""
     conversation_id: str = ""
     redact: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    cost: float | None = None
+    """This turn's estimated cost in US dollars (`ws.prices`); None when the model has no price."""
+    totals: Totals = field(default_factory=Totals)
+    limit: str | None = None
+    """Which `ws.limits` bound ended the turn, in words, when `stopped_reason == "limit"`."""
+    images: list[Image] = field(default_factory=list, repr=False)
+    """The images the tools returned in this turn (shown in the cards; sent to the model scaled)."""
 
     def __post_init__(self) -> None:
         for record in self.tool_calls:
@@ -113,8 +146,35 @@ class Conversation:
         self.ws = ws
         self.id = uuid.uuid4().hex
         self.messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+        self.usage = Usage()
+        """Tokens over every turn of this conversation (resumed ones included)."""
+        self.cost: float | None = 0.0
+        self.started = datetime.now(timezone.utc)
         self._failed = False
         self._busy = threading.Lock()
+        self._saved = 0
+
+    @classmethod
+    def resumed(cls, ws: "Workspace", conversation_id: str) -> "Conversation":
+        """The stored conversation `conversation_id`, ready to continue (`ws.resume`)."""
+        stored = ws.conversation_store.load(conversation_id)
+        conversation = cls(ws)
+        conversation.id = conversation_id
+        conversation.messages = stored.messages
+        conversation._saved = len(stored.messages)
+        conversation.usage = Usage(stored.info.tokens, 0)
+        conversation.cost = stored.info.cost
+        conversation.started = stored.info.started
+        return conversation
+
+    def _persist(self) -> None:
+        """Append the messages not yet stored (a shortened history rewrites from where it changed)."""
+        try:
+            for i in range(self._saved, len(self.messages)):
+                self.ws.conversation_store.message(self.id, i, self.messages[i])
+            self._saved = len(self.messages)
+        except (OSError, HalionError):  # a full disk must not break the chat
+            log.warning("could not store conversation %s", self.id, exc_info=True)
 
     @contextmanager
     def _one_turn(self) -> Iterator[None]:
@@ -128,15 +188,23 @@ class Conversation:
             self._busy.release()
 
     def send(self, message: str, *, model: str | None = None, stream: bool | None = None,
-             on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> ChatResult:
-        """Add the person's `message` and run the turn until the model answers in text."""
+             on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+             approve: Approver | None = None, context: dict[str, Any] | None = None,
+             images: list[Any] | None = None) -> ChatResult:
+        """Add the person's `message` and run the turn until the model answers in text.
+
+        `context` adds a bounded, redacted preview of each variable; `images` (paths, bytes, PIL
+        images, figures) go with the message; `approve` answers the tools that need approval.
+        """
         with self._one_turn():
-            self.messages.append({"role": "user", "content": message})
+            self.messages.append(user_message(self.ws, message, context, images))
             self._failed = False
-            return self._turn(len(self.messages) - 1, model, stream, on_text, cancel)
+            self._persist()
+            return self._turn(len(self.messages) - 1, model, stream, on_text, cancel, approve)
 
     def retry(self, *, model: str | None = None, stream: bool | None = None,
-              on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None) -> ChatResult:
+              on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
+              approve: Approver | None = None) -> ChatResult:
         """Send the last user message again without repeating it.
 
         After a failed turn it carries on from where it stopped (tools that already ran are not
@@ -148,22 +216,31 @@ class Conversation:
                 raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
             if not self._failed:
                 del self.messages[users[-1] + 1:]
+                self._saved = min(self._saved, len(self.messages))  # the store rewrites from here
             self._failed = False
-            return self._turn(users[-1], model, stream, on_text, cancel)
+            return self._turn(users[-1], model, stream, on_text, cancel, approve)
 
     def _turn(self, start: int, model: str | None, stream: bool | None,
-              on_text: Callable[[str], None] | None, cancel: threading.Event | None) -> ChatResult:
+              on_text: Callable[[str], None] | None, cancel: threading.Event | None,
+              approve: Approver | None = None) -> ChatResult:
         ws = self.ws
         name = model or ws.model
         streaming = on_text is not None if stream is None else stream
         tools = {t.name: t for t in ws.offered_tools()}
         schemas = [t.schema for t in tools.values()]
-        usage, records = Usage(), []
-        text, reason, rounds = "", "max_rounds", 0
+        usage, records, images = Usage(), [], []
+        text, reason, rounds, limit = "", "max_rounds", 0, None
         max_rounds = max(1, int(ws.max_rounds))
+        limits = ws.limits
         while True:
             if cancel is not None and cancel.is_set():
                 reason = "cancelled"
+                break
+            # tokens and cost are checked before each further round; tool calls when the model asks for more
+            limit = limits.reached(usage.total_tokens, 0,
+                                   ws.prices.cost(name, usage.prompt_tokens, usage.completion_tokens)) if rounds else None
+            if limit is not None:
+                text, reason = _limit_text(limit), "limit"
                 break
             if rounds >= max_rounds:
                 text = (f"Stopped after {max_rounds} model round(s) without a final answer (ws.max_rounds). "
@@ -185,34 +262,79 @@ class Conversation:
                 if not answer.tool_calls:
                     text, reason = answer.content or "", answer.finish_reason or "stop"
                     break
-                done = run_tool_calls(ws, tools, answer.tool_calls, self.id)
+                calls, skipped = answer.tool_calls, []
+                room = None if limits.max_tool_calls is None else max(0, limits.max_tool_calls - len(records))
+                if room is not None and len(calls) > room:
+                    calls, skipped = calls[:room], calls[room:]
+                    limit = (f"the model asked for {len(records) + len(answer.tool_calls)} tool call(s) in this turn, "
+                             f"beyond ws.limits.max_tool_calls = {limits.max_tool_calls}")
+                done = run_tool_calls(ws, tools, calls, self.id, approve=approve, cancel=cancel)
                 self.messages.extend(_tool_message(r) for r in done)
+                self.messages.extend({"role": "tool", "tool_call_id": c["id"],
+                                      "content": f"Error: not run: {limit}."} for c in skipped)
+                for r in done:
+                    r.images = _images_of(r)
+                shown = [(r, image) for r in done for image in r.images]
+                if shown:
+                    self.messages.append(_image_message(ws, shown))
+                    images.extend(image for _, image in shown)
             except BaseException:
                 del self.messages[mark:]  # nothing half-appended: the failed round is undone
                 self._failed = True
                 raise
+            finally:
+                self._persist()
             records.extend(done)
+            if skipped:
+                text, reason = _limit_text(limit or "a limit"), "limit"
+                break
             direct = [r for r in done if r.to_person]
             if direct:
                 text, reason = "\n\n".join(_person_text(r.result) for r in direct), "direct_result"
                 break
+        cost = ws.prices.cost(name, usage.prompt_tokens, usage.completion_tokens)
+        self.usage.prompt_tokens += usage.prompt_tokens
+        self.usage.completion_tokens += usage.completion_tokens
+        self.cost = None if cost is None or self.cost is None else self.cost + cost
+        try:
+            ws.conversation_store.usage(self.id, name, usage.prompt_tokens, usage.completion_tokens, cost)
+        except (OSError, HalionError):
+            log.warning("could not store the usage of conversation %s", self.id, exc_info=True)
+        day_tokens, day_cost = today_cost(ws.log, ws.prices)
         return ChatResult(text=text, tool_calls=records, messages=list(self.messages[start:]), usage=usage,
                           rounds=rounds, stopped_reason=reason, model=name, conversation_id=self.id,
-                          redact=ws.env.redact)
+                          redact=ws.env.redact, cost=cost, limit=limit if reason == "limit" else None,
+                          totals=Totals(self.usage.total_tokens, self.cost, day_tokens, day_cost), images=images)
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id[:8]} · {len(self.messages)} messages>"
 
 
 def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[str, Any]],
-                   conversation_id: str | None = None) -> list[ToolCallRecord]:
+                   conversation_id: str | None = None, *, approve: Approver | None = None,
+                   cancel: threading.Event | None = None) -> list[ToolCallRecord]:
     """Run the model's tool calls through `ws.tools.invoke`, several at once; records in call order.
 
-    Each call is bounded by ws.tool_timeout inside the invocation path, so these pool threads never hang.
+    The calls that need approval are asked first, one by one in call order, on this thread (a
+    prompt that shows a card waits here); then every call runs with its decision. Each call is
+    bounded by ws.tool_timeout inside the invocation path, so these pool threads never hang.
     """
+    asker = approve or ws.approver
+    decisions: dict[str, Decision] = {}
+    for c in calls:
+        if _asks(ws, c["name"]):
+            if cancel is not None and cancel.is_set():
+                decisions[c["id"]] = Decision(False, "the person stopped the answer", by="halion")
+                continue
+            request = ApprovalRequest(tool=c["name"], arguments=parse_arguments(c["arguments"]), caller="chat",
+                                      user=os_user(), call_id=c["id"], conversation_id=conversation_id)
+            decisions[c["id"]] = decide(asker, request)
+
     def one(c: dict[str, Any]) -> ToolCallRecord:
+        decided = decisions.get(c["id"])
         outcome = ws.tools.invoke(c["name"], c["arguments"], caller="chat", conversation_id=conversation_id,
-                                  call_id=c["id"], tool=tools.get(c["name"]), only_active=True)
+                                  call_id=c["id"], tool=tools.get(c["name"]), only_active=True,
+                                  approve=asker if decided is None else (lambda _request: decided))
         return ToolCallRecord(id=c["id"], name=c["name"], arguments=outcome.arguments, result=outcome.result,
                               error=outcome.error, duration_ms=outcome.duration_ms, to_person=outcome.to_person,
                               outcome=outcome)
@@ -221,6 +343,60 @@ def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[s
         return [one(calls[0])]
     with ThreadPoolExecutor(max_workers=min(len(calls), POOL_SIZE), thread_name_prefix="halion-chat") as pool:
         return list(pool.map(one, calls))
+
+
+def _asks(ws: "Workspace", name: str) -> bool:
+    """True when a call of `name` would reach the approval step (a known, active tool that needs approval)."""
+    return name in ws.tools and ws.tools.is_active(name) and ws.tools.needs_approval(name)
+
+
+def _limit_text(limit: str) -> str:
+    return (f"Stopped: {limit}. The conversation is kept; send another message to go on, "
+            "or raise the limit (ws.limits).")
+
+
+def user_message(ws: "Workspace", message: str, context: dict[str, Any] | None,
+                 images: list[Any] | None) -> dict[str, Any]:
+    """The person's message, with variable previews after it and images as image parts."""
+    text = message
+    if context:
+        text = f"{message}\n\n{context_block(context, ws.env.redact)}"
+    if not images:
+        return {"role": "user", "content": text}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    for item in images:
+        image = as_image(item)
+        if image is None and isinstance(item, (str, os.PathLike, bytes, bytearray)):
+            image = Image(item)
+        if image is None:
+            raise HalionError(f"images=[...]: {type(item).__name__} is not an image (a path, bytes, a PIL image, "
+                              "a matplotlib figure or halion_nb.Image)")
+        sent, note = for_model(image, max_side=ws.image_max_side, max_bytes=ws.image_max_bytes)
+        parts.append({"type": "image_url", "image_url": {"url": sent.data_url()}} if sent is not None
+                     else {"type": "text", "text": f"[{note}]"})
+    return {"role": "user", "content": parts}
+
+
+def _images_of(r: ToolCallRecord) -> list[Image]:
+    value = r.outcome.value if r.outcome is not None and r.ok else None
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else [value]
+    found = [as_image(v) for v in items[:8]]
+    return [i for i in found if i is not None]
+
+
+def _image_message(ws: "Workspace", shown: list[tuple[ToolCallRecord, Image]]) -> dict[str, Any]:
+    """Chat Completions tool messages hold text only: the images follow in a user message."""
+    parts: list[dict[str, Any]] = []
+    lines = []
+    for r, image in shown:
+        sent, note = for_model(image, max_side=ws.image_max_side, max_bytes=ws.image_max_bytes)
+        lines.append(f"{r.name} ({r.id}): {note}")
+        if sent is not None:
+            parts.append({"type": "image_url", "image_url": {"url": sent.data_url()}})
+    head = "The image(s) returned by the tool call(s) above:\n" + "\n".join(lines)
+    return {"role": "user", "content": [{"type": "text", "text": head}, *parts]}
 
 
 def _tool_message(r: ToolCallRecord) -> dict[str, Any]:

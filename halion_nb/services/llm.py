@@ -506,7 +506,7 @@ def _log_model(
     last = messages[-1] if messages else {}
     arguments = {
         "messages": len(messages),
-        "last": {"role": last.get("role"), "content": _shorten(ws.env.redact(str(last.get("content") or "")), 2000)},
+        "last": {"role": last.get("role"), "content": _shorten(ws.env.redact(_content_text(last.get("content"))), 2000)},
         "tools": [t.get("function", {}).get("name") for t in tools or []],
         "stream": stream,
     }
@@ -516,6 +516,10 @@ def _log_model(
         result = {"text": out.content, "tool_calls": [{"name": c["name"], "arguments": c["arguments"]}
                                                        for c in out.tool_calls]}
         meta["finish_reason"] = out.finish_reason
+        prices = getattr(ws, "prices", None)
+        cost = prices.cost(name, out.prompt_tokens, out.completion_tokens) if prices is not None else None
+        if cost is not None:
+            meta["cost_usd"] = round(cost, 8)
     attempts = attempts or []
     if len(attempts) > 1:
         meta["attempts"] = len(attempts)
@@ -539,6 +543,17 @@ def _log_model(
         )
     except Exception:  # a broken log never breaks the chat
         log.warning("could not write the model call to the log", exc_info=True)
+
+
+def _content_text(content: Any) -> str:
+    """A message's content as the log keeps it: text parts as they are, an image as its type, size and sha256."""
+    if isinstance(content, list):
+        from ..core.images import image_stub
+
+        return " ".join(str(p.get("text", "")) if p.get("type") == "text" else
+                        f"[{image_stub(str((p.get('image_url') or {}).get('url', '')))}]"
+                        for p in content if isinstance(p, dict))
+    return str(content or "")
 
 
 def dumps_result(value: Any) -> str:

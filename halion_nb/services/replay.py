@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
+from ..core.images import image_stub
 from ..errors import ConfigError, ReplayMismatch
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def redacted_body(request: httpx2.Request, redact: Redact) -> dict[str, Any]:
 
 def _redact_strings(value: Any, redact: Redact) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return image_stub(value) if value.startswith("data:image/") else redact(value)
     if isinstance(value, list):
         return [_redact_strings(v, redact) for v in value]
     if isinstance(value, dict):

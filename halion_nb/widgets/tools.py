@@ -11,6 +11,7 @@ from ..errors import HalionError
 from ._controller import Controller
 from ._form import FormField, collect, fields_of
 from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, pre, show, wrap_row
+from .versions import HistoryBox
 
 if TYPE_CHECKING:
     from ..core.invocation import ToolOutcome
@@ -39,15 +40,20 @@ class ToolRow(W.HBox):
         self.postprocess = css(W.Checkbox(description="result → model", indent=False,
                                           layout=W.Layout(width="auto", flex="0 0 auto")), "halion-tools-postprocess")
         self.postprocess.tooltip = "On: the result goes back to the model. Off: it goes straight to you."
+        self.approval = css(W.Checkbox(description="ask first", indent=False,
+                                       layout=W.Layout(width="auto", flex="0 0 auto")), "halion-tools-approval")
+        self.approval.tooltip = "On: each call waits for your Approve or Deny."
         # the description takes what is left and goes to a line of its own when that is too little
         self.summary = css(W.HTML(layout=W.Layout(flex="1 1 160px", min_width="0")), "halion-tools-summary")
-        super().__init__([self.select, self.active, self.postprocess, self.summary],
+        super().__init__([self.select, self.active, self.postprocess, self.approval, self.summary],
                          layout=W.Layout(align_items="center", flex_flow="row wrap", padding="2px 0"))
         css(self, "halion-tool-row", f"halion-tool-row-{name}")
 
-    def show_state(self, active: bool, postprocess: bool, description: str, server: str | None = None) -> None:
+    def show_state(self, active: bool, postprocess: bool, description: str, server: str | None = None,
+                   approval: bool = False) -> None:
         self.active.value = active
         self.postprocess.value = postprocess
+        self.approval.value = approval
         short = description if len(description) <= 60 else description[:59] + "…"
         mark = (f'<span class="halion-tools-mcp" title="runs in MCP server {escape(server)}">MCP · {escape(server)}'
                 '</span> ' if server else "")
@@ -98,9 +104,10 @@ class ToolsView(PanelView):
                                 self.run_button, self.run_result])
         self.delete_button = button("Delete tool", "halion-tools-delete", icon="trash", style="danger")
         self.confirm = ConfirmBar()
+        self.history = HistoryBox("halion-tools")
         self.detail = css(W.VBox([
             self.title, self.review, self.source,
-            wrap_row([self.save_button, self.revert_button, self.source_status]), self.source_error,
+            wrap_row([self.save_button, self.revert_button, self.source_status]), self.source_error, self.history,
             self.schema, self.test_box, wrap_row([self.delete_button]), self.confirm,
         ], layout=W.Layout(flex="2 1 380px", min_width="0", padding="0 0 0 12px")), "halion-tools-detail")
         show(self.detail, False)
@@ -143,7 +150,7 @@ class ToolsView(PanelView):
         self.schema.value = f"<details><summary>Schema</summary>{pre(schema)}</details>"
         self.source_error.value = ""
         self.run_result.value = ""
-        for part in (self.detail, self.test_box, self.delete_button, self.schema):
+        for part in (self.detail, self.test_box, self.delete_button, self.schema, self.history):
             show(part)
 
     def show_new(self, title: str, source: str, review: str = "") -> None:
@@ -153,7 +160,7 @@ class ToolsView(PanelView):
         self.source_error.value = ""
         self.source_status.value = message("Save registers the tool and writes tools/<name>.py.")
         self.schema.value = ""
-        for part in (self.test_box, self.delete_button, self.schema):
+        for part in (self.test_box, self.delete_button, self.schema, self.history):
             show(part, False)
         self.confirm.cancel()
         show(self.detail)
@@ -216,6 +223,7 @@ class ToolsController(Controller):
             row.select.on_click(lambda _, n=row.tool_name: self.select(n))
             row.active.observe(lambda ch, n=row.tool_name: self.set_active(n, ch["new"]), "value")
             row.postprocess.observe(lambda ch, n=row.tool_name: self.set_postprocess(n, ch["new"]), "value")
+            row.approval.observe(lambda ch, n=row.tool_name: self.set_approval(n, ch["new"]), "value")
         for name in names:
             self._show_row(name)
         if self.selected is not None and self.selected not in self.ws.tools:
@@ -229,7 +237,7 @@ class ToolsController(Controller):
             return
         tool = self.ws.tools.get(name)
         row.show_state(self.ws.tools.is_active(name), self.ws.tools.postprocess(name), tool.description,
-                       getattr(tool, "server", None))
+                       getattr(tool, "server", None), self.ws.tools.needs_approval(name))
 
     def set_active(self, name: str, active: bool) -> None:
         try:
@@ -242,6 +250,13 @@ class ToolsController(Controller):
         try:
             if self.ws.tools.postprocess(name) != postprocess:
                 self.ws.tools.set_postprocess(name, postprocess)
+        except HalionError as exc:
+            self.view.banner.show_message(str(exc))
+
+    def set_approval(self, name: str, on: bool) -> None:
+        try:
+            if self.ws.tools.needs_approval(name) != on:
+                self.ws.tools.require_approval(name, on)
         except HalionError as exc:
             self.view.banner.show_message(str(exc))
 
@@ -273,6 +288,8 @@ class ToolsController(Controller):
         self._fields = fields_of(tool.spec.loose_parameters)
         self.view.show_form(self._fields)
         self.view.mark_selected(name)
+        self.view.history.bind(lambda: self.ws.tools.history(name), lambda a, b: self.ws.tools.diff(name, a, b),
+                               lambda n: self.ws.tools.revert(name, n))
 
     def new_tool(self, source: str = TEMPLATE, title: str = "New tool (not saved yet)", review: str = "") -> None:
         self.selected, self.creating = None, True

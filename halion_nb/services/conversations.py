@@ -1,0 +1,154 @@
+"""Conversations kept as they go: `.halion/conversations/<id>.jsonl`, one redacted line per change.
+
+Each line is one JSON object written with a single append (`O_APPEND`), so a crash leaves at most a
+torn last line, which reading skips. A message line `{"i": n, "m": {...}}` puts message n in place
+and drops any after it (a retried turn rewrites its answer); a usage line adds a turn's tokens and cost.
+Images are kept as their size, type and sha256, never their bytes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..core.images import image_stub
+from ..errors import HalionError
+
+ID = re.compile(r"^[0-9a-f]{8,64}$")
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    """One stored conversation, as `ws.conversations()` lists it."""
+
+    id: str
+    started: dt.datetime
+    first_message: str
+    turns: int
+    tokens: int
+    cost: float | None = None
+    model: str | None = None
+
+    def __repr__(self) -> str:
+        first = self.first_message if len(self.first_message) <= 60 else self.first_message[:59] + "…"
+        return (f"ConversationInfo({self.id[:8]}, {self.started:%Y-%m-%d %H:%M}, {self.turns} turn(s), "
+                f"{self.tokens} tokens: {first!r})")
+
+
+@dataclass
+class Stored:
+    """What a conversation file holds, read back."""
+
+    info: ConversationInfo
+    messages: list[dict[str, Any]]
+
+
+class ConversationStore:
+    """The folder of conversation files; every text is passed through `redact` before it is written."""
+
+    def __init__(self, folder: Path, redact: Callable[[str], str] | None = None) -> None:
+        self.folder = folder
+        self.redact = redact or (lambda s: s)
+
+    def path(self, conversation_id: str) -> Path:
+        if not ID.match(conversation_id or ""):
+            raise HalionError(f"'{conversation_id}' is not a conversation id; ws.conversations() lists them.")
+        return self.folder / f"{conversation_id}.jsonl"
+
+    def message(self, conversation_id: str, index: int, message: dict[str, Any]) -> None:
+        self._append(conversation_id, {"i": index, "m": self._clean(message)})
+
+    def usage(self, conversation_id: str, model: str, prompt_tokens: int, completion_tokens: int,
+              cost: float | None) -> None:
+        self._append(conversation_id, {"usage": {"model": model, "prompt_tokens": prompt_tokens,
+                                                 "completion_tokens": completion_tokens, "cost": cost}})
+
+    def _append(self, conversation_id: str, entry: dict[str, Any]) -> None:
+        entry = {"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **entry}
+        line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path(conversation_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            if value.get("type") == "image_url":
+                return {"type": "image", "url": image_stub(str((value.get("image_url") or {}).get("url", "")))}
+            return {k: self._clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._clean(v) for v in value]
+        return value
+
+    def load(self, conversation_id: str) -> Stored:
+        path = self.path(conversation_id)
+        if not path.exists():
+            raise HalionError(f"no stored conversation '{conversation_id}'; ws.conversations() lists them.")
+        return self._read(conversation_id, path)
+
+    def _read(self, conversation_id: str, path: Path) -> Stored:
+        messages: list[dict[str, Any]] = []
+        started: dt.datetime | None = None
+        tokens, cost, model, turns_cost_known = 0, 0.0, None, True
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue  # a torn last line from a crash
+                if started is None and entry.get("ts"):
+                    started = dt.datetime.fromisoformat(entry["ts"])
+                if "m" in entry and isinstance(entry.get("i"), int):
+                    messages[entry["i"]:] = [_sendable(entry["m"])]
+                elif isinstance(entry.get("usage"), dict):
+                    u = entry["usage"]
+                    tokens += int(u.get("prompt_tokens") or 0) + int(u.get("completion_tokens") or 0)
+                    model = u.get("model") or model
+                    if u.get("cost") is None:
+                        turns_cost_known = False
+                    else:
+                        cost += float(u["cost"])
+        users = [m for m in messages if m.get("role") == "user"]
+        first = _text_of(users[0].get("content")) if users else ""
+        info = ConversationInfo(id=conversation_id, started=started or dt.datetime.fromtimestamp(
+            path.stat().st_mtime, dt.timezone.utc), first_message=first, turns=len(users), tokens=tokens,
+            cost=cost if turns_cost_known else None, model=model)
+        return Stored(info, messages)
+
+    def list(self) -> list[ConversationInfo]:
+        """Every stored conversation, the newest first."""
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for path in self.folder.glob("*.jsonl"):
+            if ID.match(path.stem):
+                try:
+                    found.append(self._read(path.stem, path).info)
+                except OSError:
+                    continue
+        return sorted(found, key=lambda c: c.started, reverse=True)
+
+
+def _sendable(message: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as the model can take it again: a kept image is a line saying what it was."""
+    content = message.get("content")
+    if isinstance(content, list):
+        parts = [p if not (isinstance(p, dict) and p.get("type") == "image") else
+                 {"type": "text", "text": f"[an image was here ({p.get('url', '')}); its bytes were not kept]"}
+                 for p in content]
+        return {**message, "content": parts}
+    return message
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content or "")
