@@ -94,6 +94,13 @@ class ToolRegistry:
         self._emit("registered", name)
         return tool
 
+    def add(self, tool: Tool) -> Tool:
+        """Register a ready-made Tool object (an MCP server's tool, a built-in), replacing one of that name."""
+        check_name(tool.name)
+        self._tools[tool.name] = tool
+        self._emit("registered", tool.name)
+        return tool
+
     def update_source(self, name: str | None, code: str, *, save: bool = True, message: str | None = None,
                       user: str | None = None) -> Tool:
         """Replace (or create) a tool from edited source code and write `tools/<name>.py`.

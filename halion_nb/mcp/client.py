@@ -19,7 +19,7 @@ from ..errors import ConfigError, HalionError, ToolNotFoundError
 from . import McpServerError, require_sdk
 from .config import SEPARATOR, ConfigFile, ServerConfig, check_server_name, env_refs, refuse_secret_values, tool_cache
 from .connection import Connection, LoopThread
-from .remote_tool import Listing, McpTool, check_input_schema, install, result_value
+from .remote_tool import Listing, McpTool, check_input_schema, result_value
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -264,7 +264,7 @@ class McpServers:
         for tool in tools:
             if config.deferred and tool.name not in states:
                 registry.manager.update(tool.name, active=False)  # offered once find_tools loads it
-            install(registry, tool)
+            registry.add(tool)
         if skipped:
             self.problems[server] = "; ".join(skipped)
         else:

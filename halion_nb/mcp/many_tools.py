@@ -1,4 +1,4 @@
-"""Many tools: say so before a request carries more than the service accepts, and `find_tools`.
+"""Many tools: `find_tools`, so the model loads the tools of big servers on demand.
 
 `find_tools` is a built-in tool the model calls to search the tools of deferred servers
 (`ws.mcp.add(..., deferred=True)`) by name and description; the ones it finds are switched on,
@@ -7,37 +7,15 @@ so their definitions are sent from the next model request on, instead of all of 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..core.tool import Tool
-from ..errors import HalionError
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-MAX_TOOLS = 128
-"""Tools OpenAI's Chat Completions accepts in one request."""
 FINDER = "find_tools"
-
-
-class TooManyTools(HalionError):
-    """More tools are offered than the model service accepts in one request; nothing was sent."""
-
-
-def check_tool_count(tools: Sequence[Tool], limit: int = MAX_TOOLS) -> None:
-    """Raise TooManyTools, saying where the tools come from and how to cut them, when over `limit`."""
-    if len(tools) <= limit:
-        return
-    sources = Counter(getattr(t, "server", "") or "workspace" for t in tools)
-    by_source = ", ".join(f"{n} {'tools' if s == 'workspace' else 'from ' + s}" for s, n in sources.most_common())
-    raise TooManyTools(
-        f"{len(tools)} tools are active, but the model service accepts at most {limit} in one request; nothing "
-        f"was sent ({by_source}). Switch a server's tools off as one group with ws.mcp.disable('NAME') "
-        "(or %halion disable TOOL), or add a big server with ws.mcp.add(..., deferred=True) so the model "
-        "loads the tools it needs with find_tools."
-    )
 
 
 @dataclass(eq=False)
@@ -66,9 +44,7 @@ def install_finder(ws: "Workspace") -> Tool:
         return find(ws, query, limit)
 
     tool = BuiltinTool.from_function(find_tools, FINDER)
-    from .remote_tool import install
-
-    install(ws.tools, tool)
+    ws.tools.add(tool)
     return tool
 
 

@@ -146,12 +146,6 @@ class McpTool(Tool):
         return arguments
 
 
-def install(registry: Any, tool: Tool) -> None:
-    """Register a ready-made Tool object (`ToolRegistry.register` builds tools from functions only)."""
-    registry._tools[tool.name] = tool  # noqa: SLF001  (a public ToolRegistry.add would replace this)
-    registry._emit("registered", tool.name)  # noqa: SLF001
-
-
 def result_value(result: Any) -> Any:
     """An SDK `CallToolResult` as plain data: structured content when given, else its text; isError raises."""
     parts = []

@@ -48,7 +48,8 @@ def _save(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     ws = workspace()
     if bool(args.name) == bool(args.all):
         raise UsageError("give a tool name or --all\nusage: %halion save NAME|--all")
-    for name in ws.tools.names() if args.all else [args.name]:
+    names = [t.name for t in ws.tools.all() if t.source is not None] if args.all else [args.name]
+    for name in names:  # --all: tools without code of their own (MCP tools, built-ins) have no file to write
         print(f"saved {ws.tools.save(name)}")
 
 

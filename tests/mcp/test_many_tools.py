@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from halion_nb.mcp.many_tools import TooManyTools, check_tool_count
+from halion_nb.services.tool_limit import TooManyTools, check_tool_count
 from halion_nb.testing import FakeOpenAI, call, reply
 from halion_nb.workspace import Workspace
 
@@ -56,3 +56,20 @@ def test_a_deferred_server_is_loaded_by_the_model_with_find_tools(served_ws: Wor
         assert "time__convert_time" in sent and "time__get_current_time" not in sent
     finally:
         ws.close()
+
+
+def test_save_all_skips_tools_without_code_of_their_own(tmp_path: Path) -> None:
+    from halion_nb.mcp.many_tools import install_finder
+    from halion_nb.notebook.commands import run_command
+    from halion_nb.workspace import use_workspace
+
+    ws = use_workspace(Workspace(tmp_path / "ws"))
+
+    def shout(text: str) -> str:
+        """Shout."""
+        return text.upper()
+
+    ws.tools.register(shout, source='def shout(text: str) -> str:\n    """Shout."""\n    return text.upper()\n')
+    install_finder(ws)
+    run_command(None, "save --all", None)
+    assert sorted(p.name for p in ws.tools.dir.glob("*.py")) == ["shout.py"]
