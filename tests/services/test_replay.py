@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from halion_nb.errors import ConfigError, ConnectionLost, RateLimited, ReplayMismatch
 from halion_nb.services import llm
@@ -190,3 +192,25 @@ def test_a_secret_streamed_in_pieces_leaves_no_piece_in_the_recording(
     assert again.text == "The token is *** and the key is\n***\nbye" == "".join(shown)
     used = offline.chat("use it", on_text=lambda d: None)
     assert [r.arguments for r in used.tool_calls] == [{"token": "***"}] and used.text == "done"
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([TOKEN, TOKEN[:5], "hx-", "MIIE", PEM, PEM[:30], " ", "\n", "é", '"', "ok", "{}"]),
+                max_size=10).map("".join), st.integers(1, 9))
+def test_recorded_events_hold_the_redacted_whole_text_and_stay_json(text: str, size: int) -> None:
+    from halion_nb.core.redaction import Redactor, StreamRedactor
+    from halion_nb.services.replay import redact_events
+
+    redactor = Redactor([TOKEN, PEM])
+    pieces = [text[i:i + size] for i in range(0, len(text), size)]
+    args = json.dumps({"token": text})
+    events = [{"choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+    events += [{"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args[i:i + 4]}}]}}]}
+               for i in range(0, len(args), 4)]
+    body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    out = redact_events(body, lambda: StreamRedactor(redactor))
+    parsed = [json.loads(block[len("data: "):]) for block in out.split("\n\n") if block and block != "data: [DONE]"]
+    deltas = [e["choices"][0]["delta"] for e in parsed]
+    assert "".join(d.get("content", "") for d in deltas) == redactor.redact(text)
+    assert "".join(d["tool_calls"][0]["function"]["arguments"] for d in deltas if "tool_calls" in d) == redactor.redact(args)
+    assert out.endswith("data: [DONE]\n\n")
