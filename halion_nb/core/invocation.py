@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import HalionError, ToolArgumentError, ToolNotFoundError
 from .approval import ApprovalRequest, Approver, Decision, decide
+from .brief import brief
 from .encoding import dumps, to_jsonable
 
 if TYPE_CHECKING:
@@ -74,6 +75,10 @@ class ToolOutcome:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def __repr__(self) -> str:  # only the redacted text: `result` and `arguments` keep real values
+        what = brief(self.content, limit=120) if self.ok else f"{self.error_kind}: {brief(self.error, limit=120)}"
+        return f"ToolOutcome({self.name} · {self.caller} · {'ok' if self.ok else 'error'} · {self.duration_ms:.0f} ms): {what}"
 
 
 def os_user() -> str:

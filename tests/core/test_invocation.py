@@ -224,7 +224,7 @@ def test_errors_and_content_are_redacted_but_raw_results_stay_for_the_caller(ws:
     ws.tools.register(leaky)
     ok, failed = ws.tools.invoke("leaky", {"fail": False}), ws.tools.invoke("leaky", {"fail": True})
     assert ok.result == "token=tok-7f3a9c2e51"  # the in-process caller gets the value it asked for
-    for text in (ok.content, failed.content, failed.error):
+    for text in (ok.content, failed.content, failed.error, repr(ok), repr(failed)):
         assert "tok-7f3a9c2e51" not in text and "***" in text
     db = (ws.state_dir / "calls.sqlite").read_bytes() + (ws.state_dir / "calls.sqlite-wal").read_bytes()
     assert b"tok-7f3a9c2e51" not in db
