@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .._version import __version__
-from ..core.files import atomic_write_json
+from ..core.files import atomic_write_text
 from ..core.naming import check_name
 from ..core.tool import Tool
 from ..core.tool_files import render_tool_file, secret_in, strip_schema
@@ -77,6 +77,15 @@ class BundleFile(BaseModel):
 # export
 def export_bundle(ws: Workspace, name: str, path: str | Path) -> Path:
     """Write the chain `name` and its tools' source to `path` (a file, or a folder to write `<name>.bundle.json` into)."""
+    text = bundle_json(ws, name)
+    target = Path(path).expanduser()
+    if target.is_dir():
+        target = target / f"{name}.bundle.json"
+    return atomic_write_text(target, text)
+
+
+def bundle_json(ws: Workspace, name: str) -> str:
+    """The text of the chain's bundle (what `export_bundle` writes; the Chains panel offers it as a download)."""
     chain = ws.chains.get(name)
     tools: list[dict[str, str]] = []
     for tool_name in dict.fromkeys(step.tool for step in chain.steps):
@@ -91,14 +100,12 @@ def export_bundle(ws: Workspace, name: str, path: str | Path) -> Path:
         tools.append({"name": tool_name, "version": tool.version, "source": source})
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "halion_nb": __version__,
             "exported": datetime.now(UTC).isoformat(timespec="seconds"), "chain": chain_to_json(chain), "tools": tools}
-    size = len(json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    size = len(text.encode("utf-8"))
     if size > MAX_BUNDLE_BYTES:
         raise BundleError(f"The bundle of '{name}' would be {size:,} bytes; a bundle holds at most "
                           f"{MAX_BUNDLE_BYTES:,} (its tools' source is too big).")
-    target = Path(path).expanduser()
-    if target.is_dir():
-        target = target / f"{name}.bundle.json"
-    return atomic_write_json(target, data)
+    return text
 
 
 # reading

@@ -22,6 +22,7 @@ from ._form import OMIT, FormField, blank, collect, fields_of, to_raw
 from ._ui import message
 from .chain_run import RunSection
 from .chain_views import VALID, ArgRow, ArgState, ChainsView, StepBox
+from .versions import ChainVersions
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -57,6 +58,8 @@ class ChainsController(Controller):
         self._as_json: dict[int, set[str]] = {}
         """Per step (by id of the editor's step): arguments shown as JSON because their widget cannot hold them."""
         self.runs = RunSection(self)
+        self.versions = ChainVersions(self)
+        """The diagram (redrawn on every edit), the saved chain's history, bundle export and import."""
         self._rendering = False
         self._showing_check = False
         """True while the problems area (or the output's "valid") shows the editor's check."""
@@ -171,6 +174,7 @@ class ChainsController(Controller):
         v.show_steps(boxes)
         self.runs.render()
         self.show_check()
+        self.versions.draw()
 
     def refresh_structure(self) -> None:
         """An input or step id changed: the reference choices and the run form follow."""
@@ -183,6 +187,9 @@ class ChainsController(Controller):
         if not self._rendering and self._showing_check:
             self.capture()
             self.show_check()
+        if not self._rendering:
+            self.capture()
+            self.versions.draw()
 
     def show_check(self, say_valid: bool = True) -> None:
         """Problems per step and overall, or "valid": the editor's last check while it is current, else nothing."""

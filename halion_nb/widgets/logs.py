@@ -12,6 +12,7 @@ from ..errors import HalionError
 from ..models import CallRecord
 from ._controller import Controller
 from ._ui import Banner, PanelView, button, css, heading, html, message, outcome, pre, wrap_row
+from .versions import source_html
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -220,9 +221,13 @@ class LogsController(Controller):
             self.view.show_detail(None)
             return
         try:
-            self.view.show_detail(self.ws.log.get(call_id))
+            record = self.ws.log.get(call_id)
+            self.view.show_detail(record)
         except HalionError as exc:
             self.view.banner.show_message(str(exc))
+            return
+        if record is not None:  # the code that ran, from the version history
+            self.view.detail.value += source_html(self.ws, record)
 
 
 def logs_panel(ws: "Workspace") -> LogsView:
