@@ -144,12 +144,11 @@ class VersionStore:
                             (name, digest)).fetchone() is None:
                 self._insert(conn, "live", name, digest, content, None, None)
 
+        self._known.add((name, version))  # tried once per process, whatever happens
         try:
             self._write(write)
         except StateFileError as exc:
             log.warning("The source of tool '%s' (version %s) could not be kept: %s", name, version, exc)
-            return
-        self._known.add((name, version))
 
     def _insert(self, conn: sqlite3.Connection, kind: str, name: str, digest: str, content: str,
                 who: str | None, message: str | None) -> int:

@@ -34,7 +34,7 @@ def _diff(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
 
 
 @command("revert", "Make version V of a tool or chain current again (saved as a new version).",
-         arg("name"), arg("version"), _CHAIN)
+         arg("name"), arg("version", metavar="V"), _CHAIN)
 def _revert(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     ws = workspace()
     chain = _is_chain(ws, args.name, args.chain)
