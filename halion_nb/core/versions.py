@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ class VersionStore:
                 who: str | None, message: str | None) -> int:
         cur = conn.execute(
             "INSERT INTO versions (kind, name, hash, sha256, ts, who, message, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (kind, name, digest[:12], digest, datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            (kind, name, digest[:12], digest, datetime.now(UTC).isoformat(timespec="microseconds"),
              who or os_user(), message, content),
         )
         return int(cur.lastrowid)  # type: ignore[arg-type]

@@ -343,7 +343,7 @@ def _build(name: str, code: str, redact: Any) -> Tool:
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
     try:
         exec(compile(code, filename, "exec"), module.__dict__)  # noqa: S102 - the person accepted it
-    except (Exception, SystemExit) as exc:
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - someone else's code may raise anything
         raise BundleError(f"Running the code of tool '{name}' from the bundle failed: {type(exc).__name__}: "
                           f"{redact(str(exc))}. Nothing was written.") from None
     fn = getattr(module, name, None)

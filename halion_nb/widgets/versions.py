@@ -4,8 +4,9 @@ Mermaid diagram redrawn as the chain is edited."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from html import escape
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
@@ -156,7 +157,7 @@ class ChainVersions:
         chains = self.panel.chains
         name = self.panel.view.select.value
         if not name:
-            self.history.bind(lambda: [], lambda a, b: None, lambda n: None)
+            self.history.bind(list, lambda a, b: None, lambda n: None)
             self.history.diff.value = message("Load a saved chain to see its versions.")
             return
         self.history.bind(lambda: chains.history(name), lambda a, b: chains.diff(name, a, b),

@@ -78,5 +78,5 @@ def test_wrong_versions_fail_the_cell_with_one_line(ip: Any, ws: Workspace) -> N
     for line, said in (("%halion revert double 7", "has 1 saved version(s); there is no version 7"),
                        ("%halion diff nothing", "No saved version of tool 'nothing' yet"),
                        ("%halion log --open 999", "no call 999 in the log")):
-        captured, result = run(ip, line)
+        _, result = run(ip, line)
         assert not result.success and said in str(result.error_in_exec), line
