@@ -432,6 +432,34 @@ def refuse(which: str) -> str:
 '''
 
 
+KERNEL_CELLS = [
+    "%load_ext halion_nb\nimport os\nfrom halion_nb import use_workspace\nws = use_workspace(os.environ['HALION_HOME'])",
+    "%halion chat say them again",  # streamed, in pieces
+    "%halion chat and fail",  # a 400 quoting secrets
+    "%halion log -n 80",
+    "ws.log.recent(80)",
+    "ws.chains.run('leaky', which='ODD_PASSWORD')",
+    "ws.tools",
+    "ws.env",
+    "ws.chat('and now?', stream=False)",  # a 401 quoting the key: the cell fails with a traceback
+]
+"""A real kernel on the same workspace: what the saved notebook holds after a session."""
+
+
+def run_kernel(tmp_path: Path, ws: Workspace) -> str:
+    """The executed notebook's JSON."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in KERNEL_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [o for c in nb.cells for o in c.outputs if o["output_type"] == "error"]
+    failed = {e["ename"] for e in errors}  # the 401 cell; a failed %halion command may fail its cell too
+    assert "AuthenticationFailed" in failed and failed <= {"AuthenticationFailed", "UsageError", "BadRequest"}, errors
+    return nbformat.writes(nb)
+
+
 def needles(secret: str) -> list[str]:
     """What would show the secret or a piece of it: its encodings, and every 8 characters of it (of each
     line of key material for a multi-line one) raw and JSON-escaped."""
@@ -448,6 +476,8 @@ def needles(secret: str) -> list[str]:
 
 def test_every_form_of_a_secret_reaches_no_sink(ws: Workspace, tmp_path: Path, fake_openai: FakeOpenAI,
                                                 monkeypatch: pytest.MonkeyPatch, tally: Any) -> None:
+    from urllib.parse import quote
+
     from halion_nb.display.printers import formats
     from halion_nb.testing import error
 
@@ -471,6 +501,9 @@ def test_every_form_of_a_secret_reaches_no_sink(ws: Workspace, tmp_path: Path, f
         error(401, f"Incorrect API key provided: {MODEL_KEY}."),
         error(400, f"Invalid 'messages[0]': {'m' * 185}{secrets[0]} (also {secrets[1]} and {secrets[2]})"),
         reply("noted"),
+        reply(f"Again: {everything}.", chunk_size=3),  # the kernel's turns
+        error(400, f"Invalid 'messages': {quote(secrets[0])} / {secrets[2]}"),
+        error(401, f"Incorrect API key provided: {MODEL_KEY}."),
     )
     streamed: list[str] = []
     result = ws.chat("show me my secrets", on_text=streamed.append)
@@ -500,6 +533,11 @@ def test_every_form_of_a_secret_reaches_no_sink(ws: Workspace, tmp_path: Path, f
     exported = tmp_path / "exported"
     exported.mkdir()
     ws.chains.export("leaky", exported)
+    monkeypatch.setenv("HALION_HOME", str(ws.path))
+    monkeypatch.delenv("OPENAI_API_KEY")  # the kernel's workspace loads it from .halion/.env
+    kernel_notebook = run_kernel(tmp_path, ws)
+    assert fake_openai.pending == 0, "the kernel asked for its answers"
+    assert "Again: *** | ***" in kernel_notebook, "the kernel showed the streamed answer, redacted"
 
     shown: dict[str, str] = {}
     for label, obj in [("chat result", result), *((f"tool call {i}", r) for i, r in enumerate(result.tool_calls)),
@@ -517,12 +555,12 @@ def test_every_form_of_a_secret_reaches_no_sink(ws: Workspace, tmp_path: Path, f
         "exceptions": {f"exception {i}": " ".join([str(e), repr(e), *map(str, e.args)]) for i, e in enumerate(raised)},
         "on_text stream": {f"streamed up to piece {i}": "".join(streamed[:i]) for i in range(1, len(streamed) + 1)},
         "reprs, HTML and Markdown of results": shown,
-        "notebook JSON": {"notebook": nbformat.writes(notebook)},
+        "notebook JSON": {"a real kernel's notebook": kernel_notebook, "display bundles": nbformat.writes(notebook)},
         "call log (database and WAL)": {p.name: p.read_bytes() for p in (ws.path / ".halion").glob("calls.sqlite*")},
         "replay recording": {replay.name: replay.read_bytes()},
         "tools/": {p.name: p.read_bytes() for p in (ws.path / "tools").rglob("*") if p.is_file()},
-        "chains/ and exported chains": {p.name: p.read_bytes() for p in [*(ws.path / "chains").rglob("*.json"),
-                                                                         *exported.iterdir()]},
+        "chains/ and exported chains": {str(p.relative_to(tmp_path)): p.read_bytes()
+                                        for p in [*(ws.path / "chains").rglob("*.json"), *exported.iterdir()]},
         "tool_status.json": {"tool_status.json": (ws.path / ".halion" / "tool_status.json").read_bytes()},
         "other workspace state": {p.name: p.read_bytes() for p in (ws.path / ".halion").iterdir()
                                   if p.is_file() and p.name != ".env" and not p.name.startswith("calls.sqlite")
