@@ -138,6 +138,8 @@ class EnvManager:
     def unset(self, name: str) -> None:
         """Remove `name` from the file, and from `os.environ` if it holds the file's value."""
         _check_name(name)
+        if not self.env_file.exists():
+            return  # nothing to remove (and no lock file to create)
         with self._changing() as values:
             if name not in values:
                 return

@@ -48,6 +48,7 @@ def env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_constructing_creates_nothing(env_file: Path) -> None:
     m = EnvManager(env_file)
+    m.unset("PLAIN")
     assert not env_file.parent.exists()
     assert m.load() == [] and m.names() == []
 
