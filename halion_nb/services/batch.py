@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..core.env_detection import env_vars_in_source
 from ..core.invocation import os_user
-from ..errors import ChainValidationError, HalionError
+from ..errors import ChainValidationError, HalionError, ToolArgumentError
 from ..models import Toolchain
 from .batch_executors import INSTALL_ON_WORKERS, Seam, check_workers, is_missing_halion, resolve
 from .batch_inputs import read_inputs
 from .batch_views import progress_views
-from .batch_worker import Secrets, Status, StepResult, Task, TaskResult, ToolPayload, clean_data, packed, run_task
+from .batch_worker import Secrets, Status, StepResult, Task, TaskResult, ToolPayload, clean_data, packed, run_tasks
 
 if TYPE_CHECKING:
     from ..core.tool import Tool
@@ -104,7 +104,7 @@ class BatchRun:
         self._elapsed: float | None = None
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
-        self._futures: dict[Future[TaskResult], tuple[int, int]] = {}
+        self._futures: dict[Future[list[TaskResult]], list[tuple[int, int]]] = {}
         self._finished = threading.Event()
         self._finished.set()
 
@@ -197,56 +197,64 @@ class BatchRun:
         self.executor, self.status, self.error = seam.label, "running", None
         self._clock, self._elapsed = time.perf_counter(), None
         self._finished.clear()
-        arrived: queue.SimpleQueue[Future[TaskResult]] = queue.SimpleQueue()
+        arrived: queue.SimpleQueue[Future[list[TaskResult]]] = queue.SimpleQueue()
         tasks = [self._task(i, seam) for i in indexes]
         try:
             check_workers(seam)
         except HalionError as exc:
             self._stop(seam, str(exc))
             raise
+        size = seam.chunk_size(len(tasks))
+        chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
         with self._lock:
-            for task in tasks:
-                result = self.results[task.index]
-                result.status, result.attempts = "pending", task.attempt
-                future = (seam.executor.submit(pickle.loads, packed(task)) if seam.remote
-                          else seam.executor.submit(run_task, task))
-                self._futures[future] = (task.index, task.attempt)
+            for chunk in chunks:
+                for task in chunk:
+                    result = self.results[task.index]
+                    result.status, result.attempts = "pending", task.attempt
+                future = (seam.executor.submit(pickle.loads, packed(chunk)) if seam.remote
+                          else seam.executor.submit(run_tasks, chunk))
+                self._futures[future] = [(task.index, task.attempt) for task in chunk]
                 future.add_done_callback(arrived.put)
-        threading.Thread(target=self._collect, args=(seam, arrived, len(tasks)), daemon=True,
+        threading.Thread(target=self._collect, args=(seam, arrived, len(chunks)), daemon=True,
                          name=f"halion-batch-{self.id}").start()
 
-    def _collect(self, seam: Seam, arrived: queue.SimpleQueue[Future[TaskResult]], count: int) -> None:
+    def _collect(self, seam: Seam, arrived: queue.SimpleQueue[Future[list[TaskResult]]], count: int) -> None:
         for _ in range(count):
             future = arrived.get()
             with self._lock:
-                index, attempt = self._futures.pop(future)
+                keys = self._futures.pop(future)
             try:
-                self._arrived(index, attempt, future)
+                self._arrived(keys, future)
             except Exception:  # one bad result must never stop the others from being collected
-                log.exception("batch %s: could not record input %s", self.id, index)
+                log.exception("batch %s: could not record inputs %s", self.id, [index for index, _ in keys])
             self._notify()
         if self.status == "running":
             cancelled = any(r.status == "cancelled" for r in self.results)
             self.status = "failed" if self.error else "cancelled" if cancelled else "done"
         self._stop(seam, self.error)
 
-    def _arrived(self, index: int, attempt: int, future: Future[TaskResult]) -> None:
-        result = self.results[index]
-        if result.attempts != attempt or result.status != "pending":
-            return  # reported already (a task that ran twice): once per input
+    def _arrived(self, keys: list[tuple[int, int]], future: Future[list[TaskResult]]) -> None:
+        waiting = [self.results[i] for i, attempt in keys
+                   if self.results[i].attempts == attempt and self.results[i].status == "pending"]
         if future.cancelled():
-            result.status = "cancelled"
+            for result in waiting:
+                result.status = "cancelled"
             return
         error = future.exception()
         if error is not None:
             if is_missing_halion(error) and self.error is None:
                 self.error = INSTALL_ON_WORKERS.format(why=error)
                 self.cancel()
-            redact = self.ws.env.redact
-            result.status = "cancelled" if isinstance(error, CancelledError) or self.error else "error"
-            result.error = None if result.status == "cancelled" else redact(f"{type(error).__name__}: {error}")
+            stopped = isinstance(error, CancelledError) or self.error is not None
+            for result in waiting:
+                result.status = "cancelled" if stopped else "error"
+                result.error = None if stopped else self.ws.env.redact(f"{type(error).__name__}: {error}")
             return
-        done = future.result()
+        for done in future.result():
+            if self.results[done.index] in waiting:  # once per input, whatever ran twice
+                self._record(done, self.results[done.index])
+
+    def _record(self, done: TaskResult, result: BatchResult) -> None:
         redact = self.ws.env.redact
         result.status, result.duration_ms, result.worker = done.status, done.duration_ms, done.worker
         result.output = clean_data(done.output, redact)
@@ -332,14 +340,18 @@ class BatchRunner:
         chains = self.ws.chains
         chain = chains.check(name)
         rows = read_inputs(inputs)
+        validator = chains._signature_tool(chain, lambda **kw: None)  # built once, not once per row
         checked: list[dict[str, Any]] = []
         problems: dict[int, str] = {}
         for i, row in enumerate(rows):
             try:
-                checked.append(chains._inputs(chain, row))
-            except ChainValidationError as exc:
-                checked.append(row)
-                problems[i] = "inputs: " + "; ".join(exc.problems)
+                checked.append(validator.validate(row))
+            except ToolArgumentError:
+                try:  # the chain's own check, for its messages
+                    checked.append(chains._inputs(chain, row))
+                except ChainValidationError as exc:
+                    checked.append(row)
+                    problems[i] = "inputs: " + "; ".join(exc.problems)
         tools = {t: self.ws.tools.get(t) for t in {s.tool for s in chain.steps}}
         return self._start("chain", chain.name, checked, tools, chain, executor, max_workers, progress, wait,
                            skip=problems)
