@@ -3,10 +3,11 @@
 A secret is matched as itself and as the sinks encode it: JSON-escaped (with and without
 `ensure_ascii`, and JSON-escaped again, as text holding JSON is encoded once more), Python
 `repr`/`ascii`, URL-quoted (`quote`, `quote_plus`, either hex case), HTML-escaped, a multi-line
-value collapsed onto one line and each long line of it, and base64 at any alignment (long
-values). A short value (under `LONG` characters) is matched only as a whole token, so
-`abcd` stays in `xabcdx`; a long one (a real key, a PEM block) is matched anywhere. Numbers
-and JSON words are never secrets: redacting them would corrupt JSON and hide nothing.
+value collapsed onto one line and each long line of it, and base64 at any alignment (for a
+value of 12 bytes or more). A short value (under `LONG` characters) is matched only as a
+whole token, so `abcd` stays in `xabcdx`; a long one (a real key, a PEM block) is matched
+anywhere. Numbers and JSON words are never secrets: redacting them would corrupt JSON and
+hide nothing.
 
 `Redactor.redact` does it for a whole text; `StreamRedactor` for text arriving in pieces.
 """
@@ -63,8 +64,6 @@ def forms(secret: str) -> set[str]:
             first.update(line for line in secret.splitlines() if len(line) >= LONG and " " not in line)
     first |= {_UNICODE.sub(lambda m: m.group().upper().replace("\\U", "\\u"), f) for f in first}
     out = first | {_json(f) for f in first} | {_json(f, ascii=True) for f in first}
-    if len(secret) >= LONG:
-        out |= set(_base64_cores(secret))
     return {f for f in out if len(f) >= MIN_SECRET}
 
 
@@ -81,7 +80,8 @@ def _bytes(text: str) -> bytes:
 
 
 def _base64_cores(secret: str) -> Iterator[str]:
-    """The part of base64 text that only `secret`'s bytes decide, wherever it starts in the encoded data."""
+    """The part of base64 text that only `secret`'s bytes decide, wherever it starts in the encoded data
+    (when that part is at least LONG characters: it is then matched anywhere, as base64 has no token ends)."""
     data = _bytes(secret)
     for start in range(3):
         whole = data[start:]
@@ -108,8 +108,8 @@ class Redactor:
             if not can_be_secret(secret):
                 continue
             short = len(secret) < LONG
-            for form in forms(secret):
-                left, right = short and _word(form[0]), short and _word(form[-1])
+            for form, whole_token in [*((f, short) for f in forms(secret)), *((c, False) for c in _base64_cores(secret))]:
+                left, right = whole_token and _word(form[0]), whole_token and _word(form[-1])
                 if form in found:  # one text from two secrets: the looser rule wins
                     left, right = left and found[form][0], right and found[form][1]
                 found[form] = (left, right)

@@ -142,3 +142,10 @@ def test_a_value_with_undecodable_bytes_from_the_environment_is_hidden_and_break
     redactor = Redactor([value, "x\ud800yzw"])
     assert redactor.redact(f"got {value} and x\ud800yzw") == "got *** and ***"
     assert redactor.redact(quote(value.encode("utf-8", "surrogateescape"), safe="")) == "***"
+
+
+def test_base64_of_a_short_password_is_hidden_too() -> None:
+    redactor = Redactor(["hunter2-pass!", "abcd"])
+    basic = base64.b64encode(b"admin:hunter2-pass!").decode()
+    assert "***" in redactor.redact(f"Authorization: Basic {basic}")
+    assert redactor.redact(base64.b64encode(b"xxabcdxx").decode()) == base64.b64encode(b"xxabcdxx").decode()
