@@ -82,4 +82,4 @@ def _renderer() -> Any:
 def render(text: str) -> str:
     """Safe HTML for the model's Markdown `text` (bounded by `text.clip`)."""
     html = _renderer().render(clip(text).replace(REDACTED, _HOLD))
-    return html.replace(_HOLD, REDACTED)
+    return html.replace(_HOLD, REDACTED).rstrip("\n")

@@ -1,7 +1,8 @@
-"""`%halion` subcommands for chatting: chat (and the `%%halion chat` cell), new, model, log."""
+"""`%halion` subcommands for chatting: chat (and the `%%halion chat` cell), new, usage, conversations, resume, model, log."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 from typing import Any
 
@@ -65,26 +66,108 @@ class _Blank:
 _BLANK = _Blank()
 
 
-@command("chat", "Send a message to the model; %%halion chat sends the cell. The answer streams in.",
+@command("chat", "Send a message to the model; %%halion chat sends the cell. The answer streams in. "
+         "--with a,b adds previews of those variables; --image PATH sends an image (repeatable).",
          arg("message", nargs="*"), raw=True)
-def _chat(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
-    message = "\n\n".join(p.strip() for p in (args.text, cell or "") if p and p.strip())
+def _chat(shell: Any, args: argparse.Namespace, cell: str | None) -> Any:
+    names, images, text = leading_options(args.text)
+    message = "\n\n".join(p.strip() for p in (text, cell or "") if p and p.strip())
     if not message:
-        raise UsageError("give a message: %halion chat MESSAGE, or a %%halion chat cell")
+        raise UsageError("give a message: %halion chat [--with a,b] [--image PATH] MESSAGE, or a %%halion chat cell")
     ws = workspace()
+    namespace = getattr(shell, "user_ns", {}) or {}
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        raise UsageError(f"--with: no variable {', '.join(map(repr, missing))} in this notebook")
+    context = {n: namespace[n] for n in names} or None
+
+    def send(**kwargs: Any) -> Any:
+        return ws.chat(message, context=context, images=images or None, **kwargs)
+
+    if ws.approver is None and any(ws.tools.needs_approval(t.name) for t in ws.tools.active()):
+        from ..widgets.approval import BackgroundTurn, can_click, nobody
+
+        if can_click(shell):  # the cell returns now, so the kernel can receive the Approve/Deny clicks
+            turn = BackgroundTurn(ws, send)
+            display(turn.box)
+            turn.start()
+            return None
+        live = LiveAnswer(ws.env.redact)
+        _run_here(live, lambda on_text: send(on_text=on_text, approve=nobody))
+        return None
     live = LiveAnswer(ws.env.redact)
+    _run_here(live, lambda on_text: send(on_text=on_text))
+    return None
+
+
+def _run_here(live: LiveAnswer, turn: Any) -> None:
     try:
-        result = ws.chat(message, on_text=live.add)
+        result = turn(live.add)
     except BaseException:
         live.finish()
         raise
     live.finish(result)
 
 
+def leading_options(text: str) -> tuple[list[str], list[str], str]:
+    """`--with a,b` and `--image PATH` (each repeatable) at the start of a chat line, and the message after."""
+    names: list[str] = []
+    images: list[str] = []
+    rest = text.strip()
+    while rest.startswith("--with") or rest.startswith("--image"):
+        flag, _, tail = rest.partition(" ")
+        lexer = shlex.shlex(tail.lstrip(), posix=True)
+        lexer.whitespace_split = True
+        try:
+            value = lexer.get_token()
+        except ValueError as exc:
+            raise UsageError(f"cannot parse the line ({exc}); check the quotes.") from None
+        if flag not in ("--with", "--image") or not value:
+            raise UsageError(f"{flag} needs a value: %halion chat --with df,cfg MESSAGE or --image PATH MESSAGE")
+        rest = lexer.instream.read().strip()
+        if flag == "--with":
+            names += [n.strip() for n in value.split(",") if n.strip()]
+        else:
+            images.append(value)
+    return names, images, rest
+
+
 @command("new", "Start a new conversation, optionally with a system prompt.", arg("--system", metavar="TEXT"))
 def _new(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     conversation = workspace().new_chat(system=args.system)
     print(f"new conversation {conversation.id[:8]}" + (" with a system prompt" if args.system else ""))
+
+
+@command("usage", "Tokens and estimated cost per day and model, from the log.",
+         arg("--days", type=int, default=30, metavar="N", help="only the last N days (default 30)"),
+         arg("--conversation", metavar="ID", help="only this conversation"))
+def _usage(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
+    import datetime as dt
+
+    from ..display.usage import UsageTable
+    from ..services.usage import PRICES_AS_OF, model_rows, summarize
+
+    if args.days < 1:
+        raise UsageError("--days must be 1 or more")
+    ws = workspace()
+    since = dt.date.today() - dt.timedelta(days=args.days - 1)
+    rows = summarize(model_rows(ws.log, conversation_id=args.conversation), ws.prices, since=since)
+    display(UsageTable(rows, PRICES_AS_OF))
+
+
+@command("conversations", "List the stored conversations, newest first.")
+def _conversations(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
+    from ..display.usage import ConversationsTable
+
+    display(ConversationsTable(workspace().conversations()))
+
+
+@command("resume", "Continue a stored conversation (the newest without ID; an id prefix is enough).",
+         arg("id", nargs="?"))
+def _resume(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
+    conversation = workspace().resume(args.id)
+    turns = sum(1 for m in conversation.messages if m.get("role") == "user")
+    print(f"resumed conversation {conversation.id[:8]}: {turns} turn(s), {len(conversation.messages)} messages")
 
 
 @command("model", "Show the chat model, or set it to NAME.", arg("name", nargs="?"))

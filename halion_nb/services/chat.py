@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 POOL_SIZE = 32
 """Most tool calls of one answer that run at once."""
+IMAGE_NOTE = "The image(s) returned by the tool call(s) above:"
+"""How the user message carrying tool images begins (the panel shows those images in the tool cards)."""
 
 
 @dataclass
@@ -395,7 +397,7 @@ def _image_message(ws: "Workspace", shown: list[tuple[ToolCallRecord, Image]]) -
         lines.append(f"{r.name} ({r.id}): {note}")
         if sent is not None:
             parts.append({"type": "image_url", "image_url": {"url": sent.data_url()}})
-    head = "The image(s) returned by the tool call(s) above:\n" + "\n".join(lines)
+    head = f"{IMAGE_NOTE}\n" + "\n".join(lines)
     return {"role": "user", "content": [{"type": "text", "text": head}, *parts]}
 
 

@@ -5,7 +5,9 @@ everything and emits a small set of tags, never passed raw to JupyterLab's (trus
 
 Enter in the one-line box sends; for several lines, the ¶ button swaps in a text area
 whose Enter makes a new line, and Send sends (ipywidgets' Textarea has no Enter event).
-The turn runs in a thread so the kernel keeps answering clicks (Stop sets the cancel event).
+The turn runs in a thread so the kernel keeps answering clicks (Stop sets the cancel event); a
+tool that needs approval shows a card there, and the turn's thread waits for Approve or Deny.
+The picker above the history resumes a stored conversation.
 """
 from __future__ import annotations
 
@@ -18,10 +20,14 @@ from typing import TYPE_CHECKING, Any, Callable
 import ipywidgets as W
 
 from ..display.chat import markdown_html
+from ..display.usage import money
+from .approval import ApprovalCard
 from ..errors import HalionError, ModelServiceError
 from ._coalesce import Coalescer
 from ._controller import Controller
 from ._ui import ROW, Banner, PanelView, button, css, heading, html, message, pre, show, wrap_row
+
+from ..services.chat import IMAGE_NOTE
 
 if TYPE_CHECKING:
     from ..services.chat import ChatResult, Conversation, ToolCallRecord
@@ -45,6 +51,10 @@ class ChatView(PanelView):
                                     description="model", layout=W.Layout(width="260px"),
                                     style={"description_width": "44px"}), "halion-chat-model")
         self.new_button = button("New conversation", "halion-chat-new", icon="plus")
+        self.picker = css(W.Dropdown(options=[], description="past", layout=W.Layout(width="300px"),
+                                     style={"description_width": "34px"}), "halion-chat-picker")
+        self.resume_button = button("Resume", "halion-chat-resume", icon="history",
+                                    tooltip="Continue the chosen stored conversation")
         self.history = css(W.VBox(layout=W.Layout(min_height="60px")), "halion-chat-history")
         self.empty = html("<i class='halion-muted'>Ask something; the model may call the active tools.</i>",
                           "halion-chat-empty")
@@ -64,7 +74,8 @@ class ChatView(PanelView):
         self.stop_button = button("Stop", "halion-chat-stop", icon="stop", style="warning",
                                   tooltip="Stop this answer (the conversation stays)")
         self.stop_button.disabled = True
-        toolbar = wrap_row([html(heading("comments", "Chat")), self.model, self.new_button])
+        toolbar = wrap_row([html(heading("comments", "Chat")), self.model, self.new_button, self.picker,
+                            self.resume_button])
         # the scroll box holds one column that never shrinks, laid out from the bottom up
         # (column-reverse): the box starts scrolled to its end and stays there as messages and
         # streamed text arrive, without any JavaScript
@@ -116,15 +127,21 @@ class ChatView(PanelView):
 
     @staticmethod
     def tool_card(name: str, arguments: Any, result: Any, error: str | None, duration_ms: float | None,
-                  to_person: bool = False) -> W.Widget:
+                  to_person: bool = False, images: Any = ()) -> W.Widget:
         # an Accordion title is plain text (no icon markup), so the outcome is a word
         state = "error" if error is not None else ("result → you" if to_person else "ok")
         took = f" · {duration_ms:.0f} ms" if duration_ms is not None else ""
         parts = [f"<b>arguments</b>{pre(arguments)}"]
         parts.append(f"<b class='halion-err'>error</b>{pre(error)}" if error is not None
                      else f"<b>result</b>{pre(result)}")
-        body = css(W.HTML("".join(parts)), "halion-chat-toolcall-body")
-        card = W.Accordion(children=[body], titles=(f"{name} · {state}{took}",), selected_index=None)
+        body: W.Widget = css(W.HTML("".join(parts)), "halion-chat-toolcall-body")
+        if images:
+            pictures = [css(W.Image(value=i.scaled(960).data, format=i.mime.split("/")[-1],
+                                    layout=W.Layout(max_width="480px", max_height="480px")), "halion-chat-image")
+                        for i in images]
+            body = W.VBox([body, *pictures])
+        card = W.Accordion(children=[body], titles=(f"{name} · {state}{took}",),
+                           selected_index=0 if images else None)
         outcome = "halion-chat-toolcall-error" if error is not None else "halion-chat-toolcall-ok"
         css(card, "halion-chat-toolcall", outcome)
         return card
@@ -169,6 +186,8 @@ class ChatController(Controller):
         self._seen = 0
         self._turn_from = 0
         self._started = 0.0
+        self.cards: list[ApprovalCard] = []
+        """Every approval card this panel showed (the newest last)."""
         self.stream = Coalescer(self._paint, per_second=20)
         v = view
         v.model.value = ws.model
@@ -178,10 +197,68 @@ class ChatController(Controller):
         v.stop_button.on_click(lambda _: self.stop())
         v.retry.on_click(lambda _: self.retry())
         v.new_button.on_click(lambda _: self.new_conversation())
+        v.resume_button.on_click(lambda _: self.resume(v.picker.value))
         v.multiline.observe(lambda ch: v.use_multiline(ch["new"]), "value")
         self.on("model", lambda _: self._model_changed())
-        self.on("conversation", lambda _: None if self.worker.busy else self.sync_history())
+        self.on("conversation", lambda _: None if self.worker.busy else self._conversation_changed())
         self.sync_history()
+        self.refresh_picker()
+
+    def _conversation_changed(self) -> None:
+        self.sync_history()
+        self.refresh_picker()
+
+    # stored conversations
+    def refresh_picker(self) -> None:
+        """List the stored conversations, newest first (the current one is not offered)."""
+        current = self.ws.conversation.id
+        redact = self.ws.env.redact
+        options = []
+        for c in self.ws.conversations()[:50]:
+            if c.id == current:
+                continue
+            first = redact(c.first_message.replace("\n", " "))
+            label = f"{c.started.astimezone():%m-%d %H:%M} · {c.turns} turn(s) · {first[:40]}"
+            options.append((label, c.id))
+        self.view.picker.options = options
+        self.view.picker.value = options[0][1] if options else None
+        self.view.resume_button.disabled = not options
+
+    def resume(self, conversation_id: str | None) -> bool:
+        """Make the stored conversation current and show it; False while an answer runs."""
+        if not conversation_id:
+            return False
+        if self.worker.busy:
+            self.view.status.value = message("Stop the running answer first.", "error")
+            return False
+        try:
+            conversation = self.ws.resume(conversation_id)
+        except HalionError as exc:
+            self.view.status.value = message(str(exc), "error")
+            return False
+        self._records.clear()
+        self.view.banner.hide()
+        self.sync_history()
+        self.view.status.value = message(f"Resumed conversation {conversation.id[:8]}.")
+        self.hub.emit("conversation")
+        return True
+
+    # approval (the worker thread waits here; the click arrives on the kernel's main thread)
+    def _approver(self) -> Any:
+        return self.ws.approver or self.ask
+
+    def ask(self, request: Any) -> Any:
+        """Show an Approve/Deny card for `request` under the live answer and wait for a click (or Stop)."""
+        self.stream.flush()
+        card = ApprovalCard(request, self.ws.env.redact)
+        self.cards.append(card)
+        self.view.show_live([*self.view.live.children, card])
+        before = self.view.status.value
+        self.view.status.value = message(f"Waiting for your approval to run {request.tool}…")
+        try:
+            return card.wait(self.cancel)
+        finally:
+            self.view.status.value = before
 
     # model
     def set_model(self, name: str) -> None:
@@ -205,8 +282,8 @@ class ChatController(Controller):
         if not text.strip():
             return False
         conversation = self.ws.conversation
-        started = self._start(lambda on_text: conversation.send(text, on_text=on_text, cancel=self.cancel),
-                              pending=text)
+        started = self._start(lambda on_text: conversation.send(text, on_text=on_text, cancel=self.cancel,
+                                                                approve=self._approver()), pending=text)
         if started:
             self.view.clear_input()
         return started
@@ -214,7 +291,8 @@ class ChatController(Controller):
     def retry(self) -> bool:
         """Ask again after a failed turn (Conversation.retry); the person's message is not repeated."""
         conversation = self.ws.conversation
-        return self._start(lambda on_text: conversation.retry(on_text=on_text, cancel=self.cancel), pending=None)
+        return self._start(lambda on_text: conversation.retry(on_text=on_text, cancel=self.cancel,
+                                                              approve=self._approver()), pending=None)
 
     def stop(self) -> None:
         """Cancel the running turn: it ends at the next streamed piece, the history stays."""
@@ -292,10 +370,15 @@ class ChatController(Controller):
         seconds = time.perf_counter() - self._started
         u = result.usage
         calls = len(result.tool_calls)
+        totals = result.totals
         summary = (f"{result.model} · {result.rounds} round(s) · {calls} tool call(s) · "
-                   f"{u.prompt_tokens}+{u.completion_tokens} tokens · {seconds:.1f} s")
+                   f"{u.prompt_tokens}+{u.completion_tokens} tokens ≈ {money(result.cost)} · {seconds:.1f} s · "
+                   f"conversation {totals.conversation_tokens} tokens ≈ {money(totals.conversation_cost)} · "
+                   f"today ≈ {money(totals.day_cost)}")
         if result.stopped_reason == "cancelled":
             self.view.status.value = message(f"Stopped. {summary}")
+        elif result.stopped_reason == "limit":
+            self.view.status.value = message(f"{result.text} {summary}", "error")
         elif result.stopped_reason == "max_rounds":
             self.view.status.value = message(result.text, "error")
         else:
@@ -341,7 +424,14 @@ class ChatController(Controller):
         role = m.get("role")
         redact = self.ws.env.redact
         if role == "user":
-            return [self.view.user_bubble(redact(_text(m.get("content") or "")))]
+            content = m.get("content") or ""
+            if isinstance(content, list):
+                texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+                if texts and texts[0].startswith(IMAGE_NOTE):
+                    return []  # the images a tool returned: shown in its card
+                pictures = sum(1 for p in content if isinstance(p, dict) and p.get("type") != "text")
+                content = " ".join(texts) + (f" [{pictures} image(s)]" if pictures else "")
+            return [self.view.user_bubble(redact(_text(content)))]
         if role != "assistant":
             return []
         out: list[W.Widget] = []
@@ -354,7 +444,7 @@ class ChatController(Controller):
                 out.append(self.view.tool_card(record.name, _redacted(record.arguments, redact),
                                                _redacted(record.result, redact),
                                                redact(record.error) if record.error is not None else None,
-                                               record.duration_ms, record.to_person))
+                                               record.duration_ms, record.to_person, record.images))
                 if record.to_person and record.error is None:
                     out.append(self.view.direct_result(redact(_text(record.result))))
                 continue

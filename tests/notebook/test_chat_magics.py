@@ -163,7 +163,7 @@ def test_in_a_real_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_
     first, second = nb.cells[2].outputs, nb.cells[3].outputs
     assert {o["output_type"] for o in first} == {"display_data"} and len(first) <= 2
     html = first[-1]["data"]["text/html"]
-    assert "<b>21 °C</b>" in html and "halion-tool-call" in html and "weather" in html
+    assert "<strong>21 °C</strong>" in html and "halion-tool-call" in html and "weather" in html
     assert "Same tomorrow." in second[-1]["data"]["text/html"]
     assert [m["role"] for m in fake_openai.requests[-1]["messages"]] == ["user", "assistant", "tool", "assistant", "user"]
     assert not any(o["output_type"] == "error" for c in nb.cells for o in c.outputs)

@@ -35,7 +35,7 @@ def test_send_shows_the_answer_and_a_tool_card(add: Workspace, live: FakeOpenAI)
     body = unescape(card.children[0].value)
     assert '"a": 2' in body and "<b>result</b><pre>5</pre>" in body
     assert answers(view) == ["The sum is 5."]
-    assert "<b>5</b>" in find(view, "halion-chat-assistant").value  # markdown rendered
+    assert "<strong>5</strong>" in find(view, "halion-chat-assistant").value  # markdown rendered
     assert find(view, "halion-chat-input").value == ""
     assert "1 tool call(s)" in find(view, "halion-chat-status").value
     assert not find(view, "halion-chat-send").disabled and find(view, "halion-chat-stop").disabled
