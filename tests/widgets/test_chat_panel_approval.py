@@ -1,0 +1,92 @@
+"""Approval in the chat panel (the turn's worker waits on the card), the Tools panel switch, the picker."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ipywidgets as W
+
+from halion_nb.testing import FakeOpenAI, call, reply
+from halion_nb.widgets import find, find_all, panel
+from halion_nb.workspace import Workspace
+
+
+def wait_for(predicate: Any, seconds: float = 20) -> Any:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def cards(view: W.Widget) -> list[Any]:
+    return find_all(view, "halion-approval-card")
+
+
+def test_two_calls_are_approved_and_denied_one_by_one_by_clicking(add: Workspace, live: FakeOpenAI) -> None:
+    ws = add
+    ws.tools.require_approval("add")
+    live.script(reply(tool_calls=[call("add", {"a": 1, "b": 1}, id="c1"), call("add", {"a": 2, "b": 2}, id="c2")]),
+                reply("1 + 1 = 2; you declined the other."))
+    view = panel("chat", ws=ws)
+    find(view, "halion-chat-input").value = "add twice"
+    find(view, "halion-chat-send").click()
+    first = wait_for(lambda: cards(view))[0]
+    assert '&quot;a&quot;: 1' in find(first, "halion-approval-title").value
+    assert "Waiting for your approval to run add" in find(view, "halion-chat-status").value
+    time.sleep(0.2)
+    assert len(cards(view)) == 1 and len(live.requests) == 1  # the second waits for the first decision
+    find(first, "halion-approval-approve").click()
+    second = wait_for(lambda: len(cards(view)) == 2 and cards(view)[1])
+    find(second, "halion-approval-reason").value = "not that one"
+    find(second, "halion-approval-deny").click()
+    assert view.controller.wait(20)
+    tools = [m for m in live.requests[1]["messages"] if m["role"] == "tool"]
+    assert tools[0]["content"] == "2"
+    assert tools[1]["content"] == "Error: The person declined to run 'add': not that one"
+    decisions = {r.meta["call_id"]: r.meta["decision"] for r in ws.log.recent(5, kind="tool")}
+    assert decisions["c1"]["approved"] is True and decisions["c2"] == {
+        "approved": False, "reason": "not that one", "by": decisions["c2"]["by"]}
+    assert "1 + 1 = 2" in view.controller.last_result.text
+
+
+def test_stop_while_a_card_waits_denies_and_the_turn_ends(add: Workspace, live: FakeOpenAI) -> None:
+    ws = add
+    ws.tools.require_approval("add")
+    live.script(reply(tool_calls=[call("add", {"a": 1})]), reply("ok, not added"))
+    view = panel("chat", ws=ws)
+    view.controller.send("add one")
+    wait_for(lambda: cards(view))
+    find(view, "halion-chat-stop").click()
+    assert view.controller.wait(20)
+    tool = [m for m in ws.conversation.messages if m["role"] == "tool"][0]
+    assert tool["content"].endswith("the person stopped the answer")
+
+
+def test_the_tools_panel_switch_requires_approval(add: Workspace) -> None:
+    view = panel("tools", ws=add)
+    box = find(view, "halion-tools-approval")
+    assert box.value is False
+    box.value = True
+    assert add.tools.needs_approval("add")
+    add.tools.require_approval("add", False)
+    assert find(view, "halion-tools-approval").value is False
+
+
+def test_the_picker_resumes_a_stored_conversation(add: Workspace, live: FakeOpenAI) -> None:
+    ws = add
+    live.script(reply("first answer"), reply("second answer"))
+    ws.chat("the first conversation")
+    old = ws.conversation.id
+    ws.new_chat()
+    view = panel("chat", ws=ws)
+    picker = find(view, "halion-chat-picker")
+    assert picker.value == old and "the first conversation" in picker.label
+    find(view, "halion-chat-resume").click()
+    assert ws.conversation.id == old
+    assert "the first conversation" in find_all(view, "halion-chat-user")[0].value
+    view.controller.send("go on")
+    assert view.controller.wait(20)
+    assert [m["content"] for m in live.requests[-1]["messages"]] == ["the first conversation", "first answer", "go on"]
