@@ -241,6 +241,8 @@ def _missing_definitions(body: str, fn: Callable[..., Any]) -> list[str]:
     for name in needs[""]:
         visit(name)
     code = [helpers[n] for n in ordered]
+    dotted = [i.removeprefix("import ") for i in imports if i.startswith("import ") and " as " not in i and "." in i]
+    imports -= {f"import {m.split('.')[0]}" for m in dotted}  # `import urllib.parse` binds urllib too
     return ["\n".join(sorted(imports))] + code if imports else code
 
 
