@@ -149,3 +149,20 @@ def test_base64_of_a_short_password_is_hidden_too() -> None:
     basic = base64.b64encode(b"admin:hunter2-pass!").decode()
     assert "***" in redactor.redact(f"Authorization: Basic {basic}")
     assert redactor.redact(base64.b64encode(b"xxabcdxx").decode()) == base64.b64encode(b"xxabcdxx").decode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SECRETS, min_size=1, max_size=3), st.lists(st.sampled_from(["a", " ", "\\n", "é", "-", "x1", "%2"]),
+                                                           max_size=6), st.data())
+def test_any_secrets_streamed_any_way_show_only_the_redacted_text(secrets: list[str], glue: list[str],
+                                                                  data: st.DataObject) -> None:
+    parts = [p for pair in zip(secrets * 2, glue + [""] * 6) for p in pair]
+    text = "".join(data.draw(st.permutations(parts)))
+    redactor = Redactor(secrets)
+    whole, stream, shown, pos = redactor.redact(text), StreamRedactor(redactor), "", 0
+    while pos < len(text):
+        size = data.draw(st.integers(1, 12))
+        shown += stream.feed(text[pos:pos + size])
+        pos += size
+        assert whole.startswith(shown)
+    assert shown + stream.flush() == whole
