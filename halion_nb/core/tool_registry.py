@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import linecache
 import logging
 from dataclasses import dataclass, field
@@ -122,7 +123,8 @@ class ToolRegistry:
                 f"The code defines no function named '{name}'; a tool's function keeps the tool's name. Nothing was changed."
             )
         old = self._tools.get(name)
-        namespace: dict[str, Any] = dict(old.function.__globals__) if old is not None else {}
+        home = getattr(inspect.unwrap(old.function), "__globals__", {}) if old is not None else {}  # lru_cache etc.
+        namespace: dict[str, Any] = dict(home)
         namespace.setdefault("__name__", f"halion_tools.{name}")
         namespace.pop(name, None)
         filename = f"<tool {name}>"

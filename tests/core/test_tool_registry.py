@@ -222,3 +222,19 @@ def _saved_tool(x: int) -> int:
         x: a number
     """
     return 2 * x
+
+
+def test_a_cached_tool_can_be_edited(tmp_path: Path) -> None:
+    import functools
+
+    registry = Workspace(tmp_path / "ws").tools
+
+    @functools.lru_cache(maxsize=None)
+    def fib(n: int) -> int:
+        """Fibonacci."""
+        return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+    registry.register(fib)
+    code = 'def fib(n: int) -> int:\n    """Fibonacci, edited."""\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n'
+    edited = registry.update_source("fib", code, save=False)
+    assert edited.description == "Fibonacci, edited." and edited.call({"n": 10}) == 55
