@@ -42,7 +42,9 @@ def tool_call_line(r: Any, redact: Redact | None = None) -> str:
 def tool_call_html(r: Any, redact: Redact | None = None) -> str:
     """A collapsible card: the call in the summary; arguments, result or error inside (each bounded)."""
     redact = _redact_of(r, redact)
-    if r.error is not None:
+    if r.error is not None and _denied(r):
+        badge, color = "denied", "#9a6700"
+    elif r.error is not None:
         badge, color = "error", "#cf222e"
     elif r.to_person:
         badge, color = "result → you", "#0969da"
@@ -59,6 +61,11 @@ def tool_call_html(r: Any, redact: Redact | None = None) -> str:
         f'<span style="color:{color}">{badge}</span> <span style="color:#6e7781">'
         f'{r.duration_ms:.0f} ms · {escape(getattr(r, "call_id", None) or "")}</span></summary>{body}</details>'
     )
+
+
+def _denied(r: Any) -> bool:
+    """True when the person (or nobody there) declined the call."""
+    return getattr(getattr(r, "outcome", None), "error_kind", None) == "denied"
 
 
 def _images(r: Any) -> list[Any]:

@@ -16,7 +16,7 @@ import ipywidgets as W
 from ..core.approval import ApprovalRequest, Decision
 from ..display.chat import StreamingText, chat_result_html
 from ._coalesce import Coalescer
-from ._ui import button, css, message, pre, style_widget
+from ._ui import button, css, icon, message, pre, style_widget
 
 if TYPE_CHECKING:
     from ..services.chat import ChatResult
@@ -35,7 +35,7 @@ class ApprovalCard(W.VBox):
         self.request = request
         self.decision: Decision | None = None
         self._answered = threading.Event()
-        title = css(W.HTML(f"🔐 <b>{escape(request.tool)}</b> wants to run — approve this call?"
+        title = css(W.HTML(f"{icon('lock')} <b>{escape(request.tool)}</b> wants to run — approve this call?"
                            f"{pre(clean(_text(request.arguments)))}"), "halion-approval-title")
         self.reason = css(W.Text(placeholder="Reason (optional; the model reads it)",
                                  layout=W.Layout(flex="1 1 200px", width="auto")), "halion-approval-reason")

@@ -127,9 +127,9 @@ class ChatView(PanelView):
 
     @staticmethod
     def tool_card(name: str, arguments: Any, result: Any, error: str | None, duration_ms: float | None,
-                  to_person: bool = False, images: Any = ()) -> W.Widget:
+                  to_person: bool = False, images: Any = (), denied: bool = False) -> W.Widget:
         # an Accordion title is plain text (no icon markup), so the outcome is a word
-        state = "error" if error is not None else ("result → you" if to_person else "ok")
+        state = ("denied" if denied else "error") if error is not None else ("result → you" if to_person else "ok")
         took = f" · {duration_ms:.0f} ms" if duration_ms is not None else ""
         parts = [f"<b>arguments</b>{pre(arguments)}"]
         parts.append(f"<b class='halion-err'>error</b>{pre(error)}" if error is not None
@@ -444,7 +444,8 @@ class ChatController(Controller):
                 out.append(self.view.tool_card(record.name, _redacted(record.arguments, redact),
                                                _redacted(record.result, redact),
                                                redact(record.error) if record.error is not None else None,
-                                               record.duration_ms, record.to_person, record.images))
+                                               record.duration_ms, record.to_person, record.images,
+                                               getattr(record.outcome, "error_kind", None) == "denied"))
                 if record.to_person and record.error is None:
                     out.append(self.view.direct_result(redact(_text(record.result))))
                 continue
