@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ToolDefinitionError
 from .env_manager import looks_secret
+from .redaction import can_be_secret
 
 if TYPE_CHECKING:
     from .tool import Tool
@@ -136,17 +137,6 @@ def secret_in(text: str) -> str | None:
 
 
 _MIN_PLAIN = 8
-
-
-def can_be_secret(value: str) -> bool:
-    """Values that can be a secret: 4 characters or more, not a number or a JSON word."""
-    if len(value) < 4 or value.lower() in ("true", "false", "null"):
-        return False
-    try:
-        float(value)
-    except ValueError:
-        return True
-    return False
 
 
 def _check_own_code(tool: Tool) -> None:

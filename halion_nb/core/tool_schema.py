@@ -135,7 +135,8 @@ def describe_function(fn: Callable[..., Any], name: str, description: str | None
 def _defaults_from_environment(fn: Callable[..., Any], signature: inspect.Signature) -> frozenset[str]:
     """Parameters whose default reads the environment (`os.environ.get(...)`, `os.getenv(...)`)
     or is the value of an environment variable: a secret, as far as anyone can tell."""
-    from .tool_files import can_be_secret, environment_variable_of
+    from .redaction import can_be_secret
+    from .tool_files import environment_variable_of
 
     texts = [p for p in signature.parameters.values() if isinstance(p.default, str) and can_be_secret(p.default)]
     found = {p.name for p in texts if environment_variable_of(p.default)}
