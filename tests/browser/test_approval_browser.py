@@ -28,6 +28,15 @@ def remove(path: str) -> str:
         path: which file
     """
     return "removed " + path'''
+SWATCH_CELL = '''%%tool
+def swatch(color: str):
+    """A square of one color.
+
+    Args:
+        color: a color name
+    """
+    from PIL import Image
+    return Image.new("RGB", (2400, 1600), color)'''
 
 
 def write_notebook(root: Path, base_url: str, workspace: Path) -> str:
@@ -40,7 +49,7 @@ def write_notebook(root: Path, base_url: str, workspace: Path) -> str:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(c) for c in
-                (setup, TOOL_CELL, "%halion chat Remove a.txt and b.txt, please.")]
+                (setup, TOOL_CELL, SWATCH_CELL, "%halion chat Remove a.txt and b.txt, please.")]
     nbformat.write(nb, root / "approval.ipynb")
     return "approval.ipynb"
 
@@ -60,12 +69,14 @@ def test_approve_and_deny_by_clicking_in_jupyterlab(lab: Lab, browser_page: Any,
             reply("Removed **a.txt**; b.txt was kept, as you asked.", usage=(1200, 40)),
             reply(tool_calls=[call("remove", {"path": "c.txt"}, id="c3")]),
             reply("Removed c.txt.", usage=(900, 20)),
+            reply(tool_calls=[call("swatch", {"color": "teal"}, id="s1")]),
+            reply("A teal rectangle.", usage=(1500, 10)),
         )
         name = write_notebook(lab.root, fake.base_url, tmp_path / "ws")
         try:
             page.goto(lab.notebook_url(name))
             run_all_cells(page)
-            output = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea")
+            output = page.locator(".jp-Cell").nth(3).locator(".jp-OutputArea")
             first = output.locator(".halion-approval-card").first
             first.wait_for(timeout=60_000)
             assert "remove" in first.inner_text() and "a.txt" in first.inner_text()
@@ -89,7 +100,7 @@ def test_approve_and_deny_by_clicking_in_jupyterlab(lab: Lab, browser_page: Any,
             assert tools[1]["content"] == "Error: The person declined to run 'remove': keep b"
 
             # the chat panel: its turn runs in a worker thread, the card waits there
-            page.locator(".jp-Cell").nth(2).locator(".jp-InputArea-editor").click()
+            page.locator(".jp-Cell").nth(3).locator(".jp-InputArea-editor").click()
             page.keyboard.press("Escape")
             page.keyboard.press("b")  # a new cell below
             page.keyboard.press("Enter")
@@ -114,6 +125,23 @@ def test_approve_and_deny_by_clicking_in_jupyterlab(lab: Lab, browser_page: Any,
             shoot(page, panel, "panel-done")
             assert fake.requests[3]["messages"][-1] == {"role": "tool", "tool_call_id": "c3",
                                                         "content": "removed c.txt"}
+            box.fill("Show me teal.")
+            box.press("Tab")
+            wait_until(lambda: kernel_idle_for(page, 0.4), timeout=15)
+            panel.locator("button.halion-chat-send").click()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.halion-panel-chat .halion-chat-assistant')]"
+                ".some(e => e.textContent.includes('A teal rectangle.'))", timeout=30_000)
+            picture = panel.locator(".halion-chat-image").first
+            picture.wait_for(timeout=15_000)
+            width = page.evaluate("(e) => [e.naturalWidth, e.getBoundingClientRect().width]",
+                                  picture.element_handle())
+            assert width[0] == 960 and 0 < width[1] <= 480  # scaled for the card, bounded on screen
+            sent = fake.requests[5]["messages"]
+            assert sent[-2]["role"] == "tool" and json.loads(sent[-2]["content"])["type"] == "image"
+            assert sent[-1]["role"] == "user" and sent[-1]["content"][1]["image_url"]["url"].startswith(
+                "data:image/png;base64,")
+            shoot(page, panel, "panel-image")
             rows = [json.loads(line) for line in (tmp_path / "ws" / ".halion" / "conversations").glob("*.jsonl")
                     .__next__().read_text().splitlines()]
             assert any(r.get("m", {}).get("content") == "Removed c.txt." for r in rows)
