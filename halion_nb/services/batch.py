@@ -177,8 +177,8 @@ class BatchRun:
         counts = f"{p.done - p.failed} ok, {p.failed} failed"
         if p.total - p.done:
             counts += f", {p.total - p.done} {'not run' if self.status != 'running' else 'to go'}"
-        lines = [f"Batch {self.id} · {what} on {self.executor or '…'}: {p.total} inputs — {counts} · "
-                 f"{p.elapsed:.1f} s ({p.rate:.1f}/s) · {self.status}"]
+        lines = [(f"Batch {self.id} · {what} on {self.executor or '…'}: {p.total} inputs — {counts} · "
+                  f"{p.elapsed:.1f} s ({p.rate:.1f}/s) · {self.status}")]
         if self.error:
             lines.append(f"Stopped: {self.error}")
         failed = self.failed()

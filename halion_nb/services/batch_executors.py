@@ -106,13 +106,13 @@ def is_missing_halion(error: BaseException) -> bool:
 def _threads(client: Any) -> int:
     try:
         return max(1, sum(client.nthreads().values()))
-    except Exception:  # a cluster that cannot say: plan for one slot
+    except Exception:  # noqa: BLE001 - a cluster that cannot say: plan for one slot
         return 1
 
 
 def _dask_label(client: Any) -> str:
     try:
         workers = len(client.scheduler_info().get("workers", {}))
-    except Exception:  # a display string must never fail
+    except Exception:  # noqa: BLE001 - a display string must never fail
         return "Dask"
     return f"Dask, {workers} worker{'' if workers == 1 else 's'}"

@@ -57,7 +57,7 @@ class ToolPayload:
             return cls(tool.name, tool.description, tool.source)
         try:
             pickled = cloudpickle.dumps(tool.function)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - cloudpickle raises whatever the closure's objects raise
             raise ConfigError(f"Tool '{tool.name}' cannot be sent to the workers ({type(exc).__name__}: {exc}); "
                               "keep what it needs inside the function or save it to tools/ first.") from None
         return cls(tool.name, tool.description, tool.source, pickled)
@@ -80,8 +80,9 @@ class ToolPayload:
             return Tool.from_function(cloudpickle.loads(self.pickled), self.name, description=self.description,
                                       source=self.source)
         module = types.ModuleType(f"halion_tools.{self.name}")
-        sys.modules[module.__name__] = module
-        exec(compile(self.source or "", f"<tool {self.name}>", "exec"), module.__dict__)
+        sys.modules.setdefault(module.__name__, module)  # as loading tools/<name>.py does (never replacing one)
+        code = compile(self.source or "", f"<tool {self.name}>", "exec")
+        exec(code, module.__dict__)  # noqa: S102 - the workspace's own tools/ file
         return Tool.from_function(module.__dict__[self.name], self.name, description=self.description,
                                   source=self.source)
 

@@ -5,8 +5,8 @@ import _thread
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
@@ -14,8 +14,8 @@ import pytest
 from halion_nb.errors import ConfigError, HalionError
 from halion_nb.models import ChainInput, Ref, Toolchain, ToolchainStep
 from halion_nb.services import batch
-from halion_nb.services.batch_views import progress_views
 from halion_nb.services.batch_inputs import BatchInputError
+from halion_nb.services.batch_views import progress_views
 from halion_nb.workspace import Workspace
 
 GATE = threading.Event()

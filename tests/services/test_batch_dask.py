@@ -13,19 +13,20 @@ import signal
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from halion_nb.errors import ConfigError  # noqa: E402
-from halion_nb.models import ChainInput, Ref, Toolchain, ToolchainStep  # noqa: E402
-from halion_nb.services.batch import BatchRun  # noqa: E402
-from halion_nb.workspace import Workspace  # noqa: E402
+from halion_nb.errors import ConfigError
+from halion_nb.models import ChainInput, Ref, Toolchain, ToolchainStep
+from halion_nb.services.batch import BatchRun
+from halion_nb.workspace import Workspace
 
 CELLS = '''
 import hashlib
@@ -71,7 +72,7 @@ CITIES = ["Madrid", "Atlantis", "Oslo", "Lima", "", "Madrid"]
 def _cell_tools() -> dict[str, Any]:
     """Functions defined like a `%%tool` cell's: in `__main__`, so cloudpickle sends them by value."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
-    exec(compile(CELLS, "<cell>", "exec"), namespace)
+    exec(compile(CELLS, "<cell>", "exec"), namespace)  # noqa: S102 - the test's own cells
     return namespace
 
 
@@ -194,9 +195,9 @@ def test_a_process_pool_is_an_executor_too(ws: Workspace) -> None:
 def test_workers_without_halion_nb_give_one_clear_error(ws: Workspace) -> None:
     hide = "import sys; sys.modules['halion_nb'] = None"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=50, preload=[hide]) as cluster, distributed.Client(cluster) as client:
-        with pytest.raises(ConfigError) as caught:
-            ws.tools.map("weather", [{"city": c} for c in CITIES], executor=client, progress=False)
+                                  silence_logs=50, preload=[hide]) as cluster, distributed.Client(cluster) as client, \
+            pytest.raises(ConfigError) as caught:
+        ws.tools.map("weather", [{"city": c} for c in CITIES], executor=client, progress=False)
     assert str(caught.value).startswith("The workers cannot import halion_nb (1 of 1")
     assert 'pip install "halion_nb[dask]"' in str(caught.value)
     assert ws.log.recent(10) == []
