@@ -13,6 +13,7 @@ after the tool messages (those hold text only). `ws.limits` bounds a turn; every
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -332,19 +333,21 @@ def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[s
                                       user=os_user(), call_id=c["id"], conversation_id=conversation_id)
             decisions[c["id"]] = decide(asker, request)
 
-    def one(c: dict[str, Any]) -> ToolCallRecord:
+    def one(c: dict[str, Any], log: bool = True) -> ToolOutcome:
         decided = decisions.get(c["id"])
-        outcome = ws.tools.invoke(c["name"], c["arguments"], caller="chat", conversation_id=conversation_id,
-                                  call_id=c["id"], tool=tools.get(c["name"]), only_active=True,
-                                  approve=asker if decided is None else (lambda _request: decided))
-        return ToolCallRecord(id=c["id"], name=c["name"], arguments=outcome.arguments, result=outcome.result,
-                              error=outcome.error, duration_ms=outcome.duration_ms, to_person=outcome.to_person,
-                              outcome=outcome)
+        return ws.tools.invoke(c["name"], c["arguments"], caller="chat", conversation_id=conversation_id,
+                               call_id=c["id"], tool=tools.get(c["name"]), only_active=True, log=log,
+                               approve=asker if decided is None else (lambda _request: decided))
 
     if len(calls) == 1:
-        return [one(calls[0])]
-    with ThreadPoolExecutor(max_workers=min(len(calls), POOL_SIZE), thread_name_prefix="halion-chat") as pool:
-        return list(pool.map(one, calls))
+        outcomes = [one(calls[0])]
+    else:  # run at once, logged in call order (the log reads like the answer)
+        with ThreadPoolExecutor(max_workers=min(len(calls), POOL_SIZE), thread_name_prefix="halion-chat") as pool:
+            outcomes = list(pool.map(lambda c: one(c, log=False), calls))
+        outcomes = [dataclasses.replace(o, log_id=ws.tools.log_outcome(o, conversation_id=conversation_id))
+                    for o in outcomes]
+    return [ToolCallRecord(id=c["id"], name=c["name"], arguments=o.arguments, result=o.result, error=o.error,
+                           duration_ms=o.duration_ms, to_person=o.to_person, outcome=o) for c, o in zip(calls, outcomes)]
 
 
 def _asks(ws: "Workspace", name: str) -> bool:
