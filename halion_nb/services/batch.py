@@ -198,8 +198,8 @@ class BatchRun:
         self._clock, self._elapsed = time.perf_counter(), None
         self._finished.clear()
         arrived: queue.SimpleQueue[Future[list[TaskResult]]] = queue.SimpleQueue()
-        tasks = [self._task(i, seam) for i in indexes]
         try:
+            tasks = [self._task(i, seam) for i in indexes]
             check_workers(seam)
         except HalionError as exc:
             self._stop(seam, str(exc))

@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import cloudpickle
-
 from ..core.encoding import to_jsonable
 from ..core.invocation import ToolOutcome, execute
 from ..core.redaction import Redactor
 from ..core.tool import Tool
 from ..errors import ConfigError
+from .batch_executors import DASK_HINT
 from ..models import Ref, Toolchain
 from .chain_runs import _SCALARS, StepResult, _RefError, _resolve
 
@@ -56,6 +55,10 @@ class ToolPayload:
         if tool.function.__module__.startswith("halion_tools.") and tool.source:
             return cls(tool.name, tool.description, tool.source)
         try:
+            import cloudpickle
+        except ImportError:
+            raise ConfigError(DASK_HINT) from None
+        try:
             pickled = cloudpickle.dumps(tool.function)
         except Exception as exc:  # noqa: BLE001 - cloudpickle raises whatever the closure's objects raise
             raise ConfigError(f"Tool '{tool.name}' cannot be sent to the workers ({type(exc).__name__}: {exc}); "
@@ -77,7 +80,7 @@ class ToolPayload:
 
     def _build(self) -> Tool:
         if self.pickled is not None:
-            return Tool.from_function(cloudpickle.loads(self.pickled), self.name, description=self.description,
+            return Tool.from_function(pickle.loads(self.pickled), self.name, description=self.description,
                                       source=self.source)
         module = types.ModuleType(f"halion_tools.{self.name}")
         sys.modules.setdefault(module.__name__, module)  # as loading tools/<name>.py does (never replacing one)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import _thread
 import json
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -249,3 +252,35 @@ def test_a_registry_without_a_workspace_cannot_map() -> None:
     registry = ToolRegistry(Path("/nonexistent/tools"), ToolManager(Path("/nonexistent/state.json")))
     with pytest.raises(ConfigError, match="batch runs need a Workspace"):
         registry.map("weather", [])
+
+
+def test_threads_need_no_dask_and_a_cluster_without_it_says_which_extra(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "for name in ('cloudpickle', 'distributed', 'dask'): sys.modules[name] = None\n"
+        "from halion_nb.workspace import Workspace\n"
+        f"ws = Workspace({str(tmp_path)!r})\n"
+        "def sq(n: int) -> int:\n    '''n squared.'''\n    return n * n\n"
+        "ws.tools.register(sq)\n"
+        "print(ws.tools.map('sq', [{'n': 3}], progress=False).results[0].output)\n"
+        "try:\n    ws.tools.map('sq', [{'n': 3}], executor='tcp://127.0.0.1:8786', progress=False)\n"
+        "except Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == [
+        "9", 'ConfigError Running a batch on Dask needs the dask extra: pip install "halion_nb[dask]"'], done.stderr
+
+
+def test_a_tool_that_cannot_travel_is_one_clear_error(ws: Workspace) -> None:
+    lock = threading.Lock()
+
+    def guarded(n: int) -> int:
+        """Uses a lock of this kernel."""
+        with lock:
+            return n
+
+    ws.tools.register(guarded)
+    with ProcessPoolExecutor(1) as pool, pytest.raises(ConfigError, match="Tool 'guarded' cannot be sent"):
+        ws.tools.map("guarded", [{"n": 1}], executor=pool, progress=False)
+    run = ws.tools.map("guarded", [{"n": 1}], progress=False)  # on threads it is fine
+    assert run.results[0].output == 1
