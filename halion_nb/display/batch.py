@@ -30,8 +30,9 @@ def batch_html(run: Any) -> str:
     """The run's summary: a header line, the stop reason if any, and a table of the first failures."""
     progress = run.progress()
     color = _COLORS.get(run.status, "#57606a")
+    counts = f"<span style='color:{color}'>{escape(counts_line(progress))}</span>"
     head = (f"<div><b>Batch {escape(run.id)}</b> · {escape(run.kind)} <code>{escape(run.name)}</code> on "
-            f"{escape(run.executor or '…')} · <span style='color:{color}'>{escape(counts_line(progress))}</span></div>")
+            f"{escape(run.executor or '…')} · {counts}</div>")
     parts = [head]
     if run.error:
         parts.append(f"<div style='color:#cf222e'>Stopped: {escape(clip(run.error, 500))}</div>")
