@@ -329,14 +329,22 @@ class BatchRunner:
 
     def map_tool(self, name: str, inputs: Any, *, executor: Any = None, max_workers: int | None = None,
                  progress: bool = True, wait: bool = True) -> BatchRun:
-        """Call tool `name` once per input (each a dict of its arguments)."""
+        """Call tool `name` once per input (each a dict of its arguments).
+
+        `executor`: None (a pool of `max_workers` threads, default 8), any concurrent.futures Executor,
+        a dask.distributed Client or a scheduler address. `progress`: show the notebook's progress bar.
+        `wait=False` returns at once; the run fills in on its own (`run.wait()`, `run.cancel()`).
+        """
         tool = self.ws.tools.get(name)
         return self._start("tool", name, read_inputs(inputs), {name: tool}, None, executor, max_workers,
                            progress, wait)
 
     def map_chain(self, name: str, inputs: Any, *, executor: Any = None, max_workers: int | None = None,
                   progress: bool = True, wait: bool = True) -> BatchRun:
-        """Run chain `name` once per input (each a dict of the chain's inputs); the chain is checked first."""
+        """Run chain `name` once per input (each a dict of the chain's inputs); the chain is checked first.
+
+        A row with wrong inputs fails alone, without running. Options as for `map_tool`.
+        """
         chains = self.ws.chains
         chain = chains.check(name)
         rows = read_inputs(inputs)
