@@ -39,7 +39,6 @@ RunStatus = Literal["running", "done", "cancelled", "failed"]
 Listener = Callable[["BatchRun"], None]
 
 
-
 @dataclass(eq=False)
 class BatchResult:
     """One input's result: its output or error, how long it took and, for a chain, each step."""
@@ -152,10 +151,13 @@ class BatchRun:
             future.cancel()
 
     def retry_failed(self, *, wait: bool = True) -> BatchRun:
-        """Run the failed (and cancelled) inputs again, on a fresh executor of the same kind; results update here."""
+        """Run the failed (and cancelled) inputs again, on a fresh executor of the same kind; results update here.
+
+        Inputs the chain refused (wrong inputs) never ran and are not retried: fix them and map them again.
+        """
         if not self._finished.is_set():
             raise HalionError(f"Batch {self.id} is still running; wait for it (or cancel it) before retrying.")
-        again = [r.index for r in self.results if r.status in ("error", "cancelled")]
+        again = [r.index for r in self.results if r.status == "cancelled" or (r.status == "error" and r.attempts)]
         if again:
             self._run(again)
         return self.wait() if wait else self

@@ -122,6 +122,8 @@ def test_wrong_inputs_fail_that_input_only_and_run_nothing(ws: Workspace) -> Non
     assert run.results[1].error.startswith("inputs: input 'town': unknown input")
     assert run.results[1].steps == []
     assert [r.meta["index"] for r in ws.log.recent(10, kind="chain")] == [0]
+    run.retry_failed()  # wrong inputs stay wrong: nothing runs again
+    assert run.results[1].attempts == 0 and len(ws.log.recent(10, kind="chain")) == 1
 
 
 def test_inputs_from_csv_and_jsonl_files(ws: Workspace, tmp_path: Path) -> None:
