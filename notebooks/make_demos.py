@@ -245,11 +245,101 @@ PANELS_SCRIPT = [
     reply("It is 3 °C and cloudy in Oslo.", usage=(200, 12)),
 ]
 
+FILES_TOOL = '''%%tool --approve
+FILES = {"notes.txt": "buy milk", "old.tmp": "scratch", "report.md": "# Q3"}
+
+def delete_file(path: str) -> str:
+    """Delete a file from the (pretend) project folder.
+
+    Args:
+        path: The file's name.
+    """
+    FILES.pop(path)
+    return f"deleted {path}; left: {', '.join(FILES)}"'''
+
+SWATCH_TOOL = '''%%tool
+from PIL import Image, ImageDraw
+
+def swatch(color: str):
+    """A small picture of a color, with a circle in it.
+
+    Args:
+        color: A color name, e.g. "teal".
+    """
+    picture = Image.new("RGB", (240, 140), color)
+    ImageDraw.Draw(picture).ellipse((80, 30, 160, 110), fill="white")
+    return picture'''
+
+CHAT = [
+    ("markdown", "# The chat as people use it\n\nApproval before a tool runs, an image a tool returns, "
+     "kernel variables as context, usage and limits, and a conversation resumed from disk."),
+    ("code", setup_cell("chat")),
+    ("markdown", "## 1. Approval before a tool runs\n`%%tool --approve` makes every call of `delete_file` wait "
+     "for the person. In JupyterLab, `%halion chat` and the chat panel show a card with Approve and Deny. "
+     "This notebook runs unattended (nbclient), where nobody can click, so the call is declined with that "
+     "reason and the model reads it."),
+    ("code", FILES_TOOL),
+    ("code", "%halion chat Please delete old.tmp"),
+    ("markdown", "From Python, `approve=` (or `ws.approver`) decides each call, one by one: here only "
+     "`.tmp` files may go. The decision, who made it and the arguments are in the log."),
+    ("code", 'def only_tmp(request):\n'
+             '    from halion_nb.core.approval import Decision\n'
+             '    ok = request.arguments.get("path", "").endswith(".tmp")\n'
+             '    return Decision(ok, None if ok else "only .tmp files may be deleted", by="policy")\n\n'
+             'ws.chat("Delete old.tmp and report.md", approve=only_tmp)'),
+    ("code", "%halion log -n 2 --kind tool"),
+    ("markdown", "## 2. An image from a tool\nA tool may return a PIL image, a matplotlib figure, "
+     "`IPython.display.Image` or `halion_nb.Image`: the card shows it, and the model receives it as an image "
+     "(scaled to `ws.image_max_side`); the log keeps its type, size and sha256, not its bytes."),
+    ("code", SWATCH_TOOL),
+    ("code", "%halion chat Show me a teal swatch and describe it."),
+    ("code", 'row = ws.log.recent(1, kind="tool")[0]\nrow.result'),
+    ("markdown", "## 3. Kernel variables as context\n`--with` adds a bounded, redacted preview of each "
+     "variable (a DataFrame's shape, dtypes, first rows, missing values) to the message."),
+    ("code", 'import pandas as pd\n'
+             'sales = pd.DataFrame({"region": ["north", "south", "east", "west"],\n'
+             '                      "units": [120, 135, None, 128], "price": [9.5, 9.5, 9.5, 95.0]})\n'
+             'sales'),
+    ("code", "%halion chat --with sales What is odd in this data?"),
+    ("markdown", "## 4. Usage, cost and limits\nEach answer's footer shows its tokens and estimated cost, the "
+     "conversation's and today's (`ws.prices`: dated defaults per model, yours to override). `ws.limits` "
+     "stops a turn cleanly: here at one tool call."),
+    ("code", "ws.limits.max_tool_calls = 1\n"
+             'result = ws.chat("Show me a red and a navy swatch.")\n'
+             "print(result.stopped_reason, '-', result.limit)\nws.limits.max_tool_calls = None"),
+    ("code", "%halion usage"),
+    ("markdown", "## 5. Conversations survive a restart\nEvery conversation is stored (redacted) in "
+     "`.halion/conversations/` as it goes. `ws.conversations()` lists them; `%halion resume [ID]` (or "
+     "`ws.resume(id)`, or the chat panel's picker) continues one, after a kernel restart too."),
+    ("code", "%halion new"),
+    ("code", "# NBVAL_IGNORE_OUTPUT\n%halion conversations"),
+    ("code", "%halion resume"),
+    ("code", "%halion chat Which file did you delete earlier?"),
+]
+
+CHAT_SCRIPT = [
+    reply(tool_calls=[call("delete_file", {"path": "old.tmp"})], usage=(210, 18)),
+    reply("I could not delete **old.tmp**: nobody was there to approve the call. Run this cell in "
+          "JupyterLab and click *Approve*, or set `ws.approver`.", usage=(300, 34)),
+    reply(tool_calls=[call("delete_file", {"path": "old.tmp"}), call("delete_file", {"path": "report.md"})],
+          usage=(380, 40)),
+    reply("Deleted **old.tmp**. I did not delete *report.md*: only `.tmp` files may be deleted.", usage=(470, 26)),
+    reply(tool_calls=[call("swatch", {"color": "teal"})], usage=(520, 16)),
+    reply("A teal rectangle with a white circle in the middle.", usage=(1400, 14)),
+    reply("Two things stand out:\n\n| region | issue |\n|---|---|\n| east | `units` is missing |\n"
+          "| west | `price` is **95.0**, ten times the others (a typo for 9.5?) |\n\n"
+          "Everything else is consistent.", usage=(900, 60)),
+    reply(tool_calls=[call("swatch", {"color": "red"}), call("swatch", {"color": "navy"})], usage=(1500, 30)),
+    reply("You deleted **old.tmp** earlier (report.md was kept).", usage=(2200, 16)),
+]
+
+
 DEMOS = {
     "quickstart": (QUICKSTART, QUICKSTART_SCRIPT),
     "toolchains": (TOOLCHAINS, TOOLCHAINS_SCRIPT),
     "authoring": (AUTHORING, AUTHORING_SCRIPT),
     "panels": (PANELS, PANELS_SCRIPT),
+    "chat": (CHAT, CHAT_SCRIPT),
 }
 
 

@@ -106,3 +106,21 @@ def test_tables_and_highlighted_fenced_code() -> None:
     assert "<table" in html and "<th" in html and "<td" in html and "&lt;b&gt;2&lt;/b&gt;" in html
     assert 'class="language-python"' in html and "<span style=" in html  # pygments, inline styles
     assert "&lt;x&gt;" in html and "<x>" not in html
+
+
+def test_a_tool_that_asks_first_says_so_on_its_card() -> None:
+    from halion_nb.display.tools import tool_card, tool_text
+    from halion_nb.core.tool import Tool
+
+    def remove(path: str) -> str:
+        """Remove a file.
+
+        Args:
+            path: which
+        """
+        return path
+
+    tool = Tool.from_function(remove, "remove")
+    assert "asks first" in tool_card(tool, active=True, postprocess=True, approval=True)
+    assert "(active, asks first, result → model)" in tool_text(tool, active=True, postprocess=True, approval=True)
+    assert "asks first" not in tool_card(tool, active=True, postprocess=True)

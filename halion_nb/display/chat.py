@@ -56,8 +56,9 @@ def tool_call_html(r: Any, redact: Redact | None = None) -> str:
     else:
         body += f'<div>result</div><pre style="{_PRE}">{escape(shown(r.result, redact, indent=2))}</pre>'
         body += "".join(image_html(i) for i in _images(r))
+    opened = " open" if _images(r) else ""  # a picture is shown at once
     return (
-        f'<details class="halion-tool-call" style="{_BOX}"><summary>🔧 <b>{escape(r.name)}</b> '
+        f'<details class="halion-tool-call"{opened} style="{_BOX}"><summary>🔧 <b>{escape(r.name)}</b> '
         f'<span style="color:{color}">{badge}</span> <span style="color:#6e7781">'
         f'{r.duration_ms:.0f} ms · {escape(getattr(r, "call_id", None) or "")}</span></summary>{body}</details>'
     )

@@ -43,13 +43,16 @@ def parameter_rows(parameters: dict[str, Any]) -> list[tuple[str, str, bool, str
     return rows
 
 
-def tool_card(tool: Any, *, active: bool | None = None, postprocess: bool | None = None) -> str:
+def tool_card(tool: Any, *, active: bool | None = None, postprocess: bool | None = None,
+              approval: bool = False) -> str:
     """A compact card: name, description, parameters, and state when known."""
     badges = []
     if active is not None:
         badges.append(("active" if active else "inactive", "#1a7f37" if active else "#8c959f"))
     if postprocess is not None:
         badges.append(("result → model" if postprocess else "result → you", "#0969da"))
+    if approval:
+        badges.append(("asks first", "#9a6700"))
     badges.append(("strict" if tool.strict else "not strict", "#6e7781"))
     badge_html = " ".join(
         f'<span style="background:{c};color:white;border-radius:8px;padding:1px 7px;font-size:11px">{escape(t)}</span>'
@@ -87,9 +90,9 @@ def tools_table(registry: Any) -> str:
     )
 
 
-def tool_text(tool: Any, *, active: bool, postprocess: bool) -> str:
+def tool_text(tool: Any, *, active: bool, postprocess: bool, approval: bool = False) -> str:
     """A tool, its state and its parameters as lines of text."""
-    state = "active" if active else "inactive"
+    state = ("active" if active else "inactive") + (", asks first" if approval else "")
     target = "result → model" if postprocess else "result → you"
     lines = [f"tool {tool.name} ({state}, {target}): {tool.description}"]
     for name, kind, required, doc in parameter_rows(tool.spec.loose_parameters):

@@ -166,7 +166,9 @@ def _conversations(shell: Any, args: argparse.Namespace, cell: str | None) -> No
          arg("id", nargs="?"))
 def _resume(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     conversation = workspace().resume(args.id)
-    turns = sum(1 for m in conversation.messages if m.get("role") == "user")
+    from ..services.conversations import is_person
+
+    turns = sum(1 for m in conversation.messages if is_person(m))
     print(f"resumed conversation {conversation.id[:8]}: {turns} turn(s), {len(conversation.messages)} messages")
 
 

@@ -21,17 +21,19 @@ class ToolCard:
     active: bool
     postprocess: bool
     saved: Path | None = None
+    approval: bool = False
 
     @classmethod
     def of(cls, ws: "Workspace", name: str, saved: Path | None = None) -> "ToolCard":
-        return cls(ws.tools.get(name), ws.tools.is_active(name), ws.tools.postprocess(name), saved)
+        return cls(ws.tools.get(name), ws.tools.is_active(name), ws.tools.postprocess(name), saved,
+                   ws.tools.needs_approval(name))
 
     def __repr__(self) -> str:
-        text = tool_text(self.tool, active=self.active, postprocess=self.postprocess)
+        text = tool_text(self.tool, active=self.active, postprocess=self.postprocess, approval=self.approval)
         return text + (f"\nsaved to {self.saved}" if self.saved else "")
 
     def _repr_html_(self) -> str:
-        html = tool_card(self.tool, active=self.active, postprocess=self.postprocess)
+        html = tool_card(self.tool, active=self.active, postprocess=self.postprocess, approval=self.approval)
         if self.saved:
             html += f"<div style='font-size:12px'>saved to <code>{self.saved}</code></div>"
         return html

@@ -32,6 +32,7 @@ from ..core.invocation import ToolOutcome, os_user, parse_arguments
 from ..errors import HalionError
 from . import llm
 from .context import context_block
+from .conversations import IMAGE_NOTE, is_person
 from .usage import today_cost
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,7 @@ if TYPE_CHECKING:
 
 POOL_SIZE = 32
 """Most tool calls of one answer that run at once."""
-IMAGE_NOTE = "The image(s) returned by the tool call(s) above:"
-"""How the user message carrying tool images begins (the panel shows those images in the tool cards)."""
+
 
 
 @dataclass
@@ -214,7 +214,7 @@ class Conversation:
         run again); after a finished turn it drops that turn's answer and asks anew.
         """
         with self._one_turn():
-            users = [i for i, m in enumerate(self.messages) if m.get("role") == "user"]
+            users = [i for i, m in enumerate(self.messages) if is_person(m)]
             if not users:
                 raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
             if not self._failed:

@@ -19,6 +19,8 @@ from ..core.images import image_stub
 from ..errors import HalionError
 
 ID = re.compile(r"^[0-9a-f]{8,64}$")
+IMAGE_NOTE = "The image(s) returned by the tool call(s) above:"
+"""How the user message carrying a turn's tool images begins (it is not the person's: not a turn)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ class ConversationStore:
                         turns_cost_known = False
                     else:
                         cost += float(u["cost"])
-        users = [m for m in messages if m.get("role") == "user"]
+        users = [m for m in messages if is_person(m)]
         first = _text_of(users[0].get("content")) if users else ""
         info = ConversationInfo(id=conversation_id, started=started or dt.datetime.fromtimestamp(
             path.stat().st_mtime, dt.timezone.utc), first_message=first, turns=len(users), tokens=tokens,
@@ -135,6 +137,11 @@ class ConversationStore:
                 except OSError:
                     continue
         return sorted(found, key=lambda c: c.started, reverse=True)
+
+
+def is_person(message: dict[str, Any]) -> bool:
+    """True for a message the person wrote (not the user message that carries a tool's images)."""
+    return message.get("role") == "user" and not _text_of(message.get("content")).startswith(IMAGE_NOTE)
 
 
 def _sendable(message: dict[str, Any]) -> dict[str, Any]:

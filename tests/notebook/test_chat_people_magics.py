@@ -51,7 +51,8 @@ TOOL = '''def remove(path: str) -> str:
 
 
 def test_tool_cell_approve_and_the_approve_magic(ip: Any) -> None:
-    run(ip, "%%tool --approve\n" + TOOL)
+    card = run(ip, "%%tool --approve\n" + TOOL).outputs[-1].data
+    assert "asks first" in card["text/plain"]
     ws = workspace()
     assert ws.tools.needs_approval("remove")
     assert json.loads((ws.state_dir / "tool_status.json").read_text())["remove"]["approval"] is True

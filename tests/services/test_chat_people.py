@@ -233,6 +233,10 @@ def test_an_image_a_tool_returns_reaches_the_model_scaled_and_the_log_keeps_no_b
     stored = (ws.state_dir / "conversations" / f"{result.conversation_id}.jsonl").read_text()
     assert "iVBOR" not in stored and "sha256=" in stored
     assert len(result.images) == 1
+    from halion_nb.display.printers import formats
+
+    html = formats(result)["text/html"]
+    assert '<details class="halion-tool-call" open' in html and '<img class="halion-image" src="data:image/png' in html
 
 
 def test_an_image_too_large_is_described_not_sent(ws: Workspace, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
