@@ -101,6 +101,8 @@ class ChainVersions:
         self.diagram_source = ""
         """The Mermaid source now drawn (a chain that cannot be built yet keeps the last one)."""
         self.history = HistoryBox("halion-chains")
+        show(self.history.toggle, False)  # the accordion's "History" title opens it
+        show(self.history.body)
         self.export_button = button("Export bundle", "halion-chains-export-bundle", icon="download",
                                     tooltip="The chain and its tools' source in one file (saves the chain first)")
         self.download = html(cls="halion-chains-download")
