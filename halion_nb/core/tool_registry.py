@@ -117,6 +117,8 @@ class ToolRegistry:
             said = exc.msg if exc.msg.endswith((".", "?", "!")) else f"{exc.msg}."  # "... forgot a comma?"
             raise ToolDefinitionError(f"Syntax error at {where}: {said} Nothing was changed.") from None
         functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        functions += [t.id for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Name)
+                      and n.value.id in functions for t in n.targets if isinstance(t, ast.Name)]  # `x = y` (--name x)
         name = check_name(tool_function_name(code) if name is None else name)
         if name not in functions:
             raise ToolDefinitionError(

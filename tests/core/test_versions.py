@@ -167,3 +167,17 @@ def test_a_newer_history_schema_is_refused(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(StateFileError, match="newer than this halion_nb understands"):
         VersionStore(path).record("tool", "x", "def x(): pass\n")
+
+
+def test_a_tool_named_apart_from_its_function_reverts(tmp_path: Path) -> None:
+    """`%%tool --name shout_loud` over `def shout`: the file binds the name with `shout_loud = shout`."""
+    ws = Workspace(tmp_path)
+    code = CODE.replace("greet", "shout")
+    namespace: dict = {}
+    exec(code, namespace)
+    ws.tools.register(namespace["shout"], name="shout_loud", source=code)
+    ws.tools.save("shout_loud")
+    ws.tools.update_source("shout_loud", ws.tools.source_at("shout_loud", 1).replace("Hello", "HEY"))
+    assert ws.tools.get("shout_loud")(name="x") == "HEY, x"
+    assert ws.tools.revert("shout_loud", 1)(name="x") == "Hello, x"
+    assert Workspace(tmp_path).tools.get("shout_loud")(name="x") == "Hello, x"
