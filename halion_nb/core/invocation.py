@@ -14,11 +14,9 @@ import inspect
 import json
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,6 +26,7 @@ from ..errors import HalionError, ToolArgumentError, ToolNotFoundError
 from .approval import ApprovalRequest, Approver, Decision, decide
 from .brief import brief
 from .encoding import dumps, to_jsonable
+from .workers import WORKERS
 
 if TYPE_CHECKING:
     from .call_log import CallLog
@@ -221,7 +220,6 @@ def _same(text: str) -> str:
     return text
 
 
-# -- running a function within a time bound, on daemon threads ----------------------------------
 
 class _TimedOut(Exception):
     pass
@@ -239,7 +237,7 @@ def run_bounded(fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float |
     A worker that times out is abandoned (it ends on its own, or never) and, being a daemon,
     never keeps the interpreter from exiting.
     """
-    future = _WORKERS.submit(lambda: _complete(fn(**kwargs)))
+    future = WORKERS.submit(lambda: _complete(fn(**kwargs)))
     try:
         return future.result(timeout=None if timeout is None else max(0.0, float(timeout)))
     except FutureTimeout:
@@ -253,7 +251,7 @@ def run_bounded(fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float |
 def complete(value: Any) -> Any:
     """`value` made final: awaited (on a worker's loop, as this thread may run one, like Jupyter's) or drained."""
     if inspect.isawaitable(value) or inspect.isasyncgen(value):
-        return _WORKERS.submit(lambda: _complete(value)).result()
+        return WORKERS.submit(lambda: _complete(value)).result()
     return _complete(value)
 
 
@@ -288,48 +286,3 @@ def _loop() -> asyncio.AbstractEventLoop:
     if loop is None or loop.is_closed():
         loop = _local.loop = asyncio.new_event_loop()
     return loop
-
-
-class _DaemonWorkers:
-    """Daemon threads that run tool calls; one is started whenever none is idle, idle ones retire after a while."""
-
-    IDLE_SECONDS = 60.0
-
-    def __init__(self) -> None:
-        self._tasks: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0
-        self._started = 0
-
-    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
-        future: Future[Any] = Future()
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-            else:
-                self._started += 1
-                threading.Thread(target=self._work, name=f"halion-tool-{self._started}", daemon=True).start()
-        self._tasks.put((fn, future))
-        return future
-
-    def _work(self) -> None:
-        while True:
-            try:
-                fn, future = self._tasks.get(timeout=self.IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._idle:  # nobody has claimed an idle worker: this one retires
-                        self._idle -= 1
-                        return
-                continue
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn())
-                except BaseException as exc:  # SystemExit too: a tool must never end the kernel
-                    future.set_exception(exc)
-            del fn, future
-            with self._lock:
-                self._idle += 1
-
-
-_WORKERS = _DaemonWorkers()

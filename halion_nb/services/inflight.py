@@ -4,8 +4,8 @@ The SDK call runs on a daemon worker thread and hands over what it receives (the
 each stream chunk); the caller waits with a deadline and a cancel event. Giving up shuts the
 request's socket down, so the server sees the request closed and the worker ends at once,
 and refuses any attempt the SDK would still retry. The socket is found through httpcore's
-`trace` extension (at connect) and the response's `network_stream` extension (at headers):
-the model client keeps no idle connections, so every attempt connects anew and is seen.
+`trace` extension (at connect) and the response's `network_stream` extension (at headers);
+a kept-alive connection still waiting for headers is closed with its client (`on_unseen`).
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ import time
 from typing import Any, Callable, Iterator
 
 import openai
+
+from ..core.workers import WORKERS
 
 POLL = 0.05
 """Seconds between two looks at the cancel event while waiting for the server."""
@@ -42,13 +44,15 @@ class DeadlinePassed(Exception):
 class Inflight:
     """A request on its worker thread: `start(work)`, then iterate `results(cancel)`."""
 
-    def __init__(self, timeout: float | None) -> None:
+    def __init__(self, timeout: float | None, on_unseen: Callable[[], None] | None = None) -> None:
         self.timeout = timeout if timeout and timeout > 0 else math.inf  # None or 0: no deadline
-        self.deadline = time.monotonic() + timeout
+        self.deadline = time.monotonic() + self.timeout
         self.aborted = threading.Event()
         self._queue: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
         self._streams: list[Any] = []
         self._lock = threading.Lock()
+        self._on_unseen = on_unseen
+        """Called on abort when no socket of this request was seen (a reused connection still waiting)."""
 
     def start(self, work: Callable[[Callable[[Any], None]], None]) -> None:
         """Run `work(put)` on a daemon thread in a copy of the caller's context (hooks see this request)."""
@@ -62,7 +66,7 @@ class Inflight:
             else:
                 self._queue.put((_END, None))
 
-        threading.Thread(target=context.run, args=(run,), name="halion-model-request", daemon=True).start()
+        WORKERS.submit(lambda: context.run(run))
 
     def _put(self, item: Any) -> None:
         if self.aborted.is_set():
@@ -109,6 +113,8 @@ class Inflight:
             streams = list(self._streams)
         for stream in streams:
             _shut_down(stream)
+        if not streams and self._on_unseen is not None:
+            self._on_unseen()
 
     # hooks, called on the worker thread by the HTTP client
 

@@ -127,11 +127,21 @@ def reset(ws: "Workspace") -> None:
         cached[1].close()
 
 
+def _close_connections(ws: "Workspace") -> None:
+    """Close the workspace's live client (and the request waiting on it); the next request builds a new one."""
+    if mode(ws) == "replay":
+        return  # no connection to close, and the replay must keep its place
+    with _clients_lock:
+        cached = _clients.pop(ws, None)
+    if cached is not None:
+        cached[1].close()
+
+
 def _build(ws: "Workspace", which: str, key: str | None, base_url: str | None, retries: int) -> "openai.OpenAI":
     import httpx2
     import openai
 
-    limits = httpx2.Limits(max_connections=100, max_keepalive_connections=0)  # see inflight: every attempt is seen
+    limits = httpx2.Limits(max_connections=100)
     transport: httpx2.BaseTransport | None = None
     if which == "replay":
         from .replay import ReplayTransport
@@ -174,7 +184,7 @@ def _waited(ws: "Workspace", work: Callable[[Callable[[Any], None]], None],
     """Run `work(put)` (the SDK call) on a worker thread; what it puts, as it comes, within the deadline."""
     from .inflight import Inflight
 
-    run = Inflight(float(ws.request_timeout))
+    run = Inflight(float(ws.request_timeout), on_unseen=lambda: _close_connections(ws))
     token = _inflight.set(run)
     try:
         run.start(work)

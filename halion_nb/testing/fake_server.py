@@ -179,6 +179,11 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("fake server: error while answering %s", client_address, exc_info=True)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.fake._lock:
+            self.fake._connections += 1
+        super().process_request(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -188,7 +193,6 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("fake server: " + format, *args)
 
     def do_GET(self) -> None:
-        self.close_connection = True
         if self.path.rstrip("/") == "/v1/models":
             self._json(200, {"object": "list", "data": [
                 {"id": "fake-model", "object": "model", "created": 0, "owned_by": "halion_nb"}]})
@@ -196,7 +200,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, _error_body(404, f"fake server: no route GET {self.path}"))
 
     def do_POST(self) -> None:
-        self.close_connection = True
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.path.split("?")[0].rstrip("/") != "/v1/chat/completions":
             self._json(404, _error_body(404, f"fake server: no route POST {self.path}"))
@@ -213,7 +216,10 @@ class _Handler(BaseHTTPRequestHandler):
         if scripted is None:
             self._json(500, _error_body(500, "fake server: no scripted response left"))
             return
+        if isinstance(scripted, (Hang, CutStream)):
+            self.close_connection = True  # a fault ends its connection; answers keep theirs alive, as servers do
         if scripted.delay and fake._stopping.wait(scripted.delay):
+            self.close_connection = True
             return
         if isinstance(scripted, Hang) and not (body.get("stream") and scripted.after is not None):
             self._hold(fake, scripted.seconds)
@@ -271,10 +277,10 @@ class _Handler(BaseHTTPRequestHandler):
                     return
 
     def _head(self, status: int, content_type: str, headers: dict[str, str]) -> None:
-        self.close_connection = True
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Connection", "close")
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -307,6 +313,7 @@ class FakeOpenAI:
         self._ids = itertools.count(1)
         self._call_ids = itertools.count(1)
         self._closed_by_client = 0
+        self._connections = 0
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -364,6 +371,12 @@ class FakeOpenAI:
         """Every chat completion request body received, in order."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def connections(self) -> int:
+        """How many TCP connections clients opened (a client that keeps connections alive opens few)."""
+        with self._lock:
+            return self._connections
 
     @property
     def closed_by_client(self) -> int:

@@ -121,3 +121,17 @@ def test_a_stream_that_goes_quiet_midway_says_so(served_ws: Workspace, fake_open
     assert served_ws.conversation.messages == [{"role": "user", "content": "talk"}]
     settle()
     assert fake_openai.closed_by_client == 1
+
+
+def test_a_turn_reuses_its_connection_to_the_model_service(served_ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    """Each request connecting anew would pay a TCP (and, against a real service, TLS) handshake."""
+    def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    served_ws.tools.register(add)
+    fake_openai.script(reply(tool_calls=[call("add", {"a": 1, "b": 2})]),
+                       reply(tool_calls=[call("add", {"a": 3, "b": 4})]), reply("done"))
+    assert served_ws.chat("add twice").text == "done"
+    assert len(fake_openai.requests) == 3
+    assert fake_openai.connections == 1
