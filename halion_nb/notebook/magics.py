@@ -43,12 +43,18 @@ def keep_question_marks(lines: list[str]) -> list[str]:
 
 
 def load(ipython: Any) -> None:
+    from .batch_display import install
+
     ipython.register_magics(HalionMagics)
+    install(ipython)  # batch runs show a live progress bar
     if keep_question_marks not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(keep_question_marks)
 
 
 def unload(ipython: Any) -> None:
+    from .batch_display import uninstall
+
+    uninstall(ipython)
     manager = ipython.magics_manager
     for kind, names in (("line", ("halion",)), ("cell", ("halion", "tool"))):
         for name in names:
