@@ -177,6 +177,9 @@ class LogTable:
 
     def _cells(self, r: Any) -> tuple[str, ...]:
         tokens = "" if r.prompt_tokens is None else f"{r.prompt_tokens}+{r.completion_tokens or 0}"
+        cost = (getattr(r, "meta", None) or {}).get("cost_usd")
+        if tokens and isinstance(cost, (int, float)):
+            tokens += f" ≈ {_money(cost)}"
         outcome = f"✗ {r.error}" if r.error else shown(r.result if r.result is not None else "", self.redact)
         return (str(r.id), r.ts.strftime("%H:%M:%S"), r.kind, r.name or "", getattr(r, "caller", None) or "",
                 getattr(r, "user", None) or "", getattr(r, "version", None) or "", (r.conversation_id or "")[:8],

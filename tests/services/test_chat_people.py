@@ -119,6 +119,9 @@ def test_cost_per_turn_conversation_day_and_in_the_log(ws: Workspace, fake_opena
     from halion_nb.display.printers import formats
 
     assert "$1.00" in formats(second)["text/html"] and "$2.00" in formats(second)["text/plain"]
+    from halion_nb.display.chat import LogTable
+
+    assert "0+500000 ≈ $1.00" in repr(LogTable(ws.log.recent(1, kind="model")))
 
 
 def test_a_cost_limit(ws: Workspace, fake_openai: FakeOpenAI) -> None:
@@ -256,3 +259,30 @@ def test_the_person_sends_an_image(ws: Workspace, fake_openai: FakeOpenAI) -> No
     parts = fake_openai.requests[0]["messages"][-1]["content"]
     assert parts[0] == {"type": "text", "text": "what is this?"}
     assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_a_chain_step_whose_tool_needs_approval_asks_the_same_way(tmp_path: Path) -> None:
+    from halion_nb.models import Toolchain
+
+    ws = Workspace(tmp_path / "chain-ws")
+
+    def remove(path: str) -> str:
+        """Remove a file.
+
+        Args:
+            path: which
+        """
+        return f"removed {path}"
+
+    ws.tools.register(remove, approval=True)
+    chain = Toolchain.model_validate({"name": "tidy", "inputs": [{"name": "path", "type": "string"}],
+                                      "steps": [{"id": "rm", "tool": "remove",
+                                                 "arguments": {"path": {"ref": "inputs.path"}}}]})
+    denied = ws.chains.run(chain, path="a.txt")
+    assert "The person declined to run 'remove': nobody was there" in (denied.steps[0].error or "")
+    asked: list[ApprovalRequest] = []
+    ws.approver = lambda request: asked.append(request) or request.arguments["path"] == "b.txt"
+    assert ws.chains.run(chain, path="b.txt").steps[0].result == "removed b.txt"
+    assert asked[0].caller == "chain" and asked[0].tool == "remove"
+    step = ws.log.recent(1, kind="step")[0]
+    assert step.meta["decision"]["approved"] is True and step.meta["chain"] == "tidy"
