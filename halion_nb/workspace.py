@@ -48,7 +48,7 @@ class Workspace:
         self.tools = ToolRegistry(self.path / "tools", ToolManager(self.state_dir / "tool_status.json"),
                                   author=self._tool_author, batch=self._batch_runner)
         self.log = CallLog(self.state_dir / "calls.sqlite", redact=self.env.redact)
-        self.versions = VersionStore(self.state_dir / "versions.sqlite")
+        self.versions = VersionStore(self.state_dir / "versions.sqlite", redact=self.env.redact)
         """Every saved version of every tool and chain, apart from the call log (`core/versions.py`)."""
         self.tools.versions = self.versions
         self.tools.invoker = Invoker(self.tools, log=self.log, redact=self.env.redact,

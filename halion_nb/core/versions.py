@@ -100,8 +100,10 @@ def _short(v: Version) -> str:
 class VersionStore:
     """The SQLite store of one workspace's versions; created on the first record."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = 5.0) -> None:
+    def __init__(self, path: Path, *, redact: Callable[[str], str] | None = None, busy_timeout: float = 5.0) -> None:
         self.path = Path(path)
+        self.redact = redact
+        """Masks secret values in a `live` source (saved files never hold one) before it is stored."""
         self.busy_timeout = busy_timeout
         self._lock = threading.Lock()
         self._known: set[tuple[str, str]] = set()  # (name, hash) known to be stored: a live call checks once
@@ -139,10 +141,12 @@ class VersionStore:
         if digest[:12] != version:
             return
 
+        kept = self.redact(content) if self.redact is not None else content  # found by the hash of what ran
+
         def write(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM versions WHERE name = ? AND sha256 = ? AND kind != 'chain' LIMIT 1",
                             (name, digest)).fetchone() is None:
-                self._insert(conn, "live", name, digest, content, None, None)
+                self._insert(conn, "live", name, digest, kept, None, None)
 
         self._known.add((name, version))  # tried once per process, whatever happens
         try:

@@ -181,3 +181,17 @@ def test_a_tool_named_apart_from_its_function_reverts(tmp_path: Path) -> None:
     assert ws.tools.get("shout_loud")(name="x") == "HEY, x"
     assert ws.tools.revert("shout_loud", 1)(name="x") == "Hello, x"
     assert Workspace(tmp_path).tools.get("shout_loud")(name="x") == "Hello, x"
+
+
+def test_a_live_source_holding_a_secret_is_kept_masked(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    ws.env.set("SHOUT_TOKEN", "tok-9f8e7d6c5b4a3928")
+    code = CODE.replace("greet", "shout").replace('"Hello, "', '"tok-9f8e7d6c5b4a3928" + '
+                                                  '"Hello, "')
+    namespace: dict = {}
+    exec(code, namespace)
+    ws.tools.register(namespace["shout"], source=code)
+    outcome = ws.tools.invoke("shout", {"name": "x"})
+    shown = ws.tools.source_at("shout", outcome.version)
+    assert "tok-9f8e7d6c5b4a3928" not in shown and 'return "' in shown
+    assert b"tok-9f8e7d6c5b4a3928" not in b"".join(p.read_bytes() for p in (tmp_path / ".halion").glob("versions*"))
