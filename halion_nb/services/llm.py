@@ -475,7 +475,6 @@ def map_error(exc: BaseException, ws: "Workspace | None" = None, *,
         mapped = ModelServiceError(f"the model service failed: {_shorten(redact(str(exc)), 200)}")
     else:
         mapped = ModelServiceError(f"the model request failed: {type(exc).__name__}: {_shorten(redact(str(exc)), 200)}")
-    mapped.original = exc  # type: ignore[attr-defined]
     return mapped
 
 
