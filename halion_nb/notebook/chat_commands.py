@@ -172,6 +172,26 @@ def _resume(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     print(f"resumed conversation {conversation.id[:8]}: {turns} turn(s), {len(conversation.messages)} messages")
 
 
+@command("variables", "Let the model ask for a preview of a notebook variable by name (a tool, off by default; "
+         "each call asks first unless --no-approval).", arg("switch", choices=["on", "off"]),
+         arg("--no-approval", action="store_true", help="the model may read previews without asking"))
+def _variables(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
+    from ..services.context import VARIABLE_TOOL, variable_tool
+
+    ws = workspace()
+    if args.switch == "off":
+        if VARIABLE_TOOL in ws.tools:
+            ws.tools.remove(VARIABLE_TOOL)
+        print(f"{VARIABLE_TOOL}: off; the model cannot read notebook variables")
+        return
+    namespace = getattr(shell, "user_ns", None)
+    if namespace is None:
+        raise UsageError("%halion variables needs an IPython shell")
+    ws.tools.register(variable_tool(namespace, ws.env.redact), name=VARIABLE_TOOL, active=True,
+                      approval=not args.no_approval)
+    print(f"{VARIABLE_TOOL}: on; " + ("each call asks you first" if not args.no_approval else "no approval asked"))
+
+
 @command("model", "Show the chat model, or set it to NAME.", arg("name", nargs="?"))
 def _model(shell: Any, args: argparse.Namespace, cell: str | None) -> None:
     ws = workspace()

@@ -96,3 +96,26 @@ def _array(a: Any) -> str:
         pass
     flat = a.ravel()[:ITEMS] if hasattr(a, "ravel") else []
     return line + "\nfirst values: " + ", ".join(repr(x.item() if hasattr(x, "item") else x) for x in flat)
+
+
+VARIABLE_TOOL = "kernel_variable"
+"""The built-in tool that lets the model ask for a variable's preview (off unless switched on)."""
+
+
+def variable_tool(namespace: Mapping[str, Any], redact: Callable[[str], str] | None = None) -> Callable[[str], str]:
+    """A tool function previewing a variable of `namespace` by name (bounded, redacted; `_private` names hidden)."""
+    clean = redact or (lambda s: s)
+
+    def kernel_variable(name: str) -> str:
+        """Preview a variable in the person's Python session: its type, shape and first values.
+
+        Args:
+            name: The variable's name, e.g. "df".
+        """
+        if name.startswith("_") or name not in namespace:
+            public = sorted(n for n, v in namespace.items() if not n.startswith("_") and not callable(v)
+                            and type(v).__name__ != "module")[:40]
+            raise KeyError(f"no variable {name!r}; some that exist: {', '.join(public) or 'none'}")
+        return clean(preview(name, namespace[name]))
+
+    return kernel_variable

@@ -118,3 +118,17 @@ def test_nobody_to_approve_under_nbclient_denies_with_the_reason(tmp_path: Path,
     assert "nbclient" in tool["content"]
     html = nb.cells[2].outputs[-1]["data"]["text/html"]
     assert "I could not remove it." in html and "declined" in html
+
+
+def test_the_variable_tool_is_off_by_default_and_asks_when_on(ip: Any, fake_openai: FakeOpenAI) -> None:
+    ws = workspace()
+    assert "kernel_variable" not in ws.tools
+    ip.user_ns["prices"] = [1.5, 2.5, 99.0]
+    run(ip, "%halion variables on")
+    assert ws.tools.needs_approval("kernel_variable")
+    fake_openai.script(reply(tool_calls=[call("kernel_variable", {"name": "prices"})]), reply("99.0 is odd"))
+    ws.chat("look at prices", approve=lambda request: True)
+    tool = [m for m in fake_openai.requests[1]["messages"] if m["role"] == "tool"][0]
+    assert tool["content"] == "prices (list): 3 item(s): [1.5, 2.5, 99.0]"
+    run(ip, "%halion variables off")
+    assert "kernel_variable" not in ws.tools
