@@ -90,3 +90,32 @@ def test_the_picker_resumes_a_stored_conversation(add: Workspace, live: FakeOpen
     view.controller.send("go on")
     assert view.controller.wait(20)
     assert [m["content"] for m in live.requests[-1]["messages"]] == ["the first conversation", "first answer", "go on"]
+
+
+def test_the_background_turn_of_a_chat_cell_fills_its_box(add: Workspace, live: FakeOpenAI) -> None:
+    from halion_nb.widgets.approval import BackgroundTurn
+
+    ws = add
+    ws.tools.require_approval("add")
+    live.script(reply(tool_calls=[call("add", {"a": 4, "b": 4})]), reply("It is **8**."))
+    turn = BackgroundTurn(ws, lambda **kw: ws.chat("4 + 4?", **kw)).start()
+    card = wait_for(lambda: cards(turn.box))[0]
+    find(card, "halion-approval-approve").click()
+    assert turn.join(20)
+    result = find(turn.box, "halion-chat-result-box").value
+    assert "It is <strong>8</strong>." in result and "Approved" in find(card, "halion-approval-status").value
+    assert turn.result is not None and turn.result.tool_calls[0].result == 8
+
+
+def test_a_failed_background_turn_says_why_in_its_box(ws: Workspace) -> None:
+    from halion_nb.widgets.approval import BackgroundTurn
+
+    ws.env.set("OPENAI_API_KEY", "sk-key-1234567890abcdefgh")
+
+    def fail(**kw: Any) -> Any:
+        raise RuntimeError("boom sk-key-1234567890abcdefgh")
+
+    turn = BackgroundTurn(ws, fail).start()
+    assert turn.join(20)
+    text = find(turn.box, "halion-chat-error").value
+    assert "RuntimeError: boom ***" in text and "sk-key" not in text
