@@ -17,6 +17,7 @@ from dotenv.parser import parse_stream
 
 from halion_nb.core.env_detection import env_vars_in_source
 from halion_nb.core.files import atomic_write_text, file_lock
+from halion_nb.core.log_redaction import watch
 from halion_nb.core.redaction import Redactor, StreamRedactor, can_be_secret
 from halion_nb.errors import ConfigError, StateFileError, ToolNotFoundError
 
@@ -52,6 +53,7 @@ class EnvManager:
         self._cache: tuple[tuple[int, int, int], dict[str, str]] | None = None
         self._redactor: tuple[tuple[str, ...], Redactor] = ((), Redactor(()))
         self._secrets: tuple[dict[str, str], Any, list[str]] | None = None
+        watch(self)  # halion_nb's own log messages never show these secrets
 
     # -- the file ------------------------------------------------------------
     def _read(self) -> dict[str, str]:
