@@ -38,6 +38,8 @@ class _Who:
     caller: str = "chain"
     user: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    approve: Callable[..., Any] | None = None
+    """Answers the steps whose tool needs approval (default: ws.approver)."""
 
 
 class _RefError(Exception):

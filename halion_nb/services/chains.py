@@ -229,10 +229,13 @@ class Chains:
         return self.run_with(chain, inputs)
 
     def run_with(self, chain: Toolchain | str, inputs: Mapping[str, Any] | None = None, *, caller: str = "chain",
-                 user: str | None = None, meta: Mapping[str, Any] | None = None) -> ChainRun:
-        """`run` with the inputs as a dict, saying who runs it: `caller` and `user` go into every log row."""
+                 user: str | None = None, meta: Mapping[str, Any] | None = None,
+                 approve: Callable[..., Any] | None = None) -> ChainRun:
+        """`run` with the inputs as a dict, saying who runs it: `caller` and `user` go into every log row;
+        `approve(request) -> bool | Decision` answers steps whose tool needs approval (default ws.approver)."""
         chain = self.check(chain)
-        return self._execute(chain, self._inputs(chain, dict(inputs or {})), _Who(caller, user, dict(meta or {})))
+        return self._execute(chain, self._inputs(chain, dict(inputs or {})),
+                             _Who(caller, user, dict(meta or {}), approve))
 
     def _inputs(self, chain: Toolchain, inputs: dict[str, Any]) -> dict[str, Any]:
         declared = {item.name: item for item in chain.inputs}
@@ -324,7 +327,7 @@ class Chains:
             result.arguments = arguments
             who = run.who
             outcome = self.ws.tools.invoke(
-                step.tool, arguments, caller=who.caller, user=who.user, tool=tool, log_kind="step",
+                step.tool, arguments, caller=who.caller, user=who.user, tool=tool, log_kind="step", approve=who.approve,
                 meta={"chain": run.chain.name, "step": step.id, "run": run.run_id, **who.meta})
             if outcome.ok:
                 result.status, result.result = "ok", outcome.value

@@ -99,8 +99,21 @@ class RunSection:
             self.panel.view.run_button.disabled = False
             self.panel.hub.emit("log")
 
-        self.panel.worker.start(lambda: self.panel.chains.run(chain, **inputs), on_done=finished, on_error=failed,
-                          on_finally=finally_)
+        self.panel.view.approvals.children = []
+        self.panel.worker.start(lambda: self.panel.chains.run_with(chain, inputs, approve=self._approver()),
+                                on_done=finished, on_error=failed, on_finally=finally_)
+
+    def _approver(self) -> Any:
+        return self.panel.ws.approver or self.ask
+
+    def ask(self, request: Any) -> Any:
+        """A card for a step that needs approval; the run's worker thread waits for the click."""
+        from .approval import ApprovalCard
+
+        card = ApprovalCard(request, self.panel.ws.env.redact)
+        box = self.panel.view.approvals
+        box.children = [*box.children, card]
+        return card.wait()
 
     def _watch(self, chain: Toolchain, since: int, done: threading.Event) -> None:
         """Show each step's outcome as its log row appears (the run itself reports only at the end)."""

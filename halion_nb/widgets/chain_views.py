@@ -137,6 +137,8 @@ class ChainsView(PanelView):
         self.run_inputs = css(W.VBox(), "halion-chains-run-inputs")
         self.run_widgets: dict[str, W.Widget] = {}
         self.output = html(cls="halion-chains-output")
+        self.approvals = css(W.VBox(), "halion-chains-approvals")
+        """Approve/Deny cards of the running chain's steps whose tool needs approval."""
         self.json = css(W.Textarea(placeholder="chain JSON", layout=W.Layout(width="100%", height="160px")),
                         "halion-chains-json", "halion-code")
         self.export_json = button("Export JSON", "halion-chains-export-json", icon="download",
@@ -167,7 +169,7 @@ class ChainsView(PanelView):
             W.HBox([self.add_tool, self.add_step], layout=W.Layout(align_items="center")),
             html("<div class='halion-section-title'>Run</div>"), self.run_inputs,
             W.HBox([self.validate_button, self.run_button, self.save_button]),
-            self.problems, self.output, self.share,
+            self.problems, self.approvals, self.output, self.share,
         ])
 
     def show_chains(self, names: list[str], current: str | None) -> None:

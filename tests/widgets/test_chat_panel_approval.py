@@ -119,3 +119,29 @@ def test_a_failed_background_turn_says_why_in_its_box(ws: Workspace) -> None:
     assert turn.join(20)
     text = find(turn.box, "halion-chat-error").value
     assert "RuntimeError: boom ***" in text and "sk-key" not in text
+
+
+def test_a_chain_step_that_needs_approval_shows_a_card_in_the_chains_panel(add: Workspace) -> None:
+    from halion_nb.models import Toolchain
+
+    ws = add
+    ws.tools.require_approval("add")
+    ws.chains.save(Toolchain.model_validate({
+        "name": "twice", "inputs": [{"name": "x", "type": "integer"}],
+        "steps": [{"id": "one", "tool": "add", "arguments": {"a": {"ref": "inputs.x"}, "b": 1}},
+                  {"id": "two", "tool": "add", "arguments": {"a": {"ref": "steps.one.output"}, "b": 1}}]}))
+    view = panel("chains", ws=ws)
+    find(view, "halion-chains-select").value = "twice"
+    find(view, "halion-chains-load").click()
+    find(view, "halion-chains-run-input-x").value = 5
+    find(view, "halion-chains-run").click()
+    first = wait_for(lambda: cards(view))[0]
+    assert "&quot;a&quot;: 5" in find(first, "halion-approval-title").value
+    find(first, "halion-approval-approve").click()
+    second = wait_for(lambda: len(cards(view)) == 2 and cards(view)[1])
+    find(second, "halion-approval-deny").click()
+    assert view.controller.wait(20)
+    run = view.controller.last_run
+    assert run.steps[0].result == 6 and run.steps[1].error == "The person declined to run 'add': declined"
+    step = ws.log.recent(1, kind="step")[0]
+    assert step.meta["decision"]["approved"] is False and step.caller == "chain"
