@@ -44,8 +44,6 @@ MAX_BUNDLE_BYTES = 2_000_000
 MAX_TOOLS = 64
 """Most tools one bundle may hold."""
 
-Status = Literal["added", "identical", "conflict"]
-
 
 class BundleError(HalionError):
     """A bundle that cannot be exported or imported as it is; nothing was written."""
