@@ -165,7 +165,7 @@ class Conversation:
         conversation.id = conversation_id
         conversation.messages = stored.messages
         conversation._saved = len(stored.messages)
-        conversation.usage = Usage(stored.info.tokens, 0)
+        conversation.usage = Usage(stored.prompt_tokens, stored.completion_tokens)
         conversation.cost = stored.info.cost
         conversation.started = stored.info.started
         return conversation

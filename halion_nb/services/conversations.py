@@ -47,6 +47,8 @@ class Stored:
 
     info: ConversationInfo
     messages: list[dict[str, Any]]
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 class ConversationStore:
@@ -99,7 +101,7 @@ class ConversationStore:
     def _read(self, conversation_id: str, path: Path) -> Stored:
         messages: list[dict[str, Any]] = []
         started: dt.datetime | None = None
-        tokens, cost, model, turns_cost_known = 0, 0.0, None, True
+        prompt, completion, cost, model, turns_cost_known = 0, 0, 0.0, None, True
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 try:
@@ -112,7 +114,8 @@ class ConversationStore:
                     messages[entry["i"]:] = [_sendable(entry["m"])]
                 elif isinstance(entry.get("usage"), dict):
                     u = entry["usage"]
-                    tokens += int(u.get("prompt_tokens") or 0) + int(u.get("completion_tokens") or 0)
+                    prompt += int(u.get("prompt_tokens") or 0)
+                    completion += int(u.get("completion_tokens") or 0)
                     model = u.get("model") or model
                     if u.get("cost") is None:
                         turns_cost_known = False
@@ -121,9 +124,9 @@ class ConversationStore:
         users = [m for m in messages if is_person(m)]
         first = _text_of(users[0].get("content")) if users else ""
         info = ConversationInfo(id=conversation_id, started=started or dt.datetime.fromtimestamp(
-            path.stat().st_mtime, dt.timezone.utc), first_message=first, turns=len(users), tokens=tokens,
+            path.stat().st_mtime, dt.timezone.utc), first_message=first, turns=len(users), tokens=prompt + completion,
             cost=cost if turns_cost_known else None, model=model)
-        return Stored(info, messages)
+        return Stored(info, messages, prompt, completion)
 
     def list(self) -> list[ConversationInfo]:
         """Every stored conversation, the newest first."""
