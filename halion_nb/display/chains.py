@@ -13,12 +13,14 @@ from html import escape
 from typing import Any
 
 from ..models import Ref, Toolchain
-from .text import clip
+from .text import clip, icon
 
 RESULT_CHARS = 80
 """Longest shown result or argument; longer ones are cut with an ellipsis."""
 
 _ICONS = {"ok": "✓", "error": "✗", "pending": "…", "skipped": "–"}
+_HTML_ICONS = {"ok": icon("check"), "error": icon("times"), "pending": icon("ellipsis-h"), "skipped": icon("minus")}
+"""In HTML, Font Awesome icons (ipywidgets ships the font) instead of symbols many fonts lack."""
 _CLASSES = {
     "ok": "fill:#dafbe1,stroke:#1a7f37,color:#0d1117",
     "error": "fill:#ffebe9,stroke:#cf222e,color:#0d1117",
@@ -215,7 +217,7 @@ def run_markdown(run: Any) -> str:
     """The chain's flowchart coloured by step status, and each step's result or error."""
     run = _visible(run)
     statuses, notes = _run_notes(run)
-    state = "✓ ok" if run.ok else "✗ failed"
+    state = f"{icon('check')} ok" if run.ok else f"{icon('times')} failed"
     parts = [f"**Run of `{run.chain.name}`** — {state} in {_ms(run.duration_ms)}"]
     parts.append(f"```mermaid\n{chain_mermaid(run.chain, statuses, notes)}\n```")
     rows = [[_cell(s.id), _cell(s.tool), f"{_ICONS[s.status]} {s.status}", _ms(s.duration_ms),
@@ -231,11 +233,13 @@ def chains_markdown(chains: list[Toolchain], problems: dict[str, list[str]], bro
     rows = []
     for chain in chains:
         found = problems.get(chain.name) or []
-        state = "✓ ready" if not found else f"⚠ {len(found)} problem(s): {escape(found[0])}"
+        warn = icon("exclamation-triangle")
+        state = f"{icon('check')} ready" if not found else f"{warn} {len(found)} problem(s): {escape(found[0])}"
         flags = ", ".join(_flags(chain))
         rows.append([_cell(chain.name), escape(chain.description), " → ".join(s.tool for s in chain.steps),
                      _cell(_inputs_line(chain)), flags, state])
-    rows += [[_cell(name), f"⚠ could not be loaded: {escape(why)}", "", "", "", ""] for name, why in broken.items()]
+    rows += [[_cell(name), f"{icon('exclamation-triangle')} could not be loaded: {escape(why)}", "", "", "", ""]
+             for name, why in broken.items()]
     if not rows:
         return "*No chains yet: draft one with `%halion chain draft \"goal\"` or save a `Toolchain`.*"
     return _table(["chain", "description", "steps", "inputs", "flags", "state"], rows)
@@ -255,13 +259,14 @@ def chain_html(chain: Toolchain) -> str:
     """A card with the Mermaid source (for a page that loads Mermaid) and the table of steps."""
     rows = "".join(
         f"<tr><td>{n}</td><td><code>{escape(s.id)}</code></td><td><code>{escape(s.tool)}</code></td>"
-        f"<td><code>{escape(short(', '.join(f'{k}={_argument(v)}' for k, v in s.arguments.items()), 200))}</code></td></tr>"
+        f"<td><code>{escape(short(', '.join(f'{k}={_argument(v)}' for k, v in s.arguments.items()), 200))}</code>"
+        "</td></tr>"
         for n, s in enumerate(chain.steps, 1)
     )
     return (
         f'<div class="halion-chain"><div><b>⛓ {escape(chain.name)}</b> {escape(chain.description)}</div>'
         f'<pre class="mermaid">{escape(chain_mermaid(chain))}</pre>'
-        '<table style="font-size:12px"><tr><th>#</th><th align="left">step</th><th align="left">tool</th>'
+        '<table style="font-size:12px"><tr><th align="left">#</th><th align="left">step</th><th align="left">tool</th>'
         f'<th align="left">arguments</th></tr>{rows}</table></div>'
     )
 
@@ -272,15 +277,18 @@ def run_html(run: Any) -> str:
     statuses, notes = _run_notes(run)
     rows = "".join(
         f'<tr><td><code>{escape(s.id)}</code></td><td><code>{escape(s.tool)}</code></td>'
-        f'<td style="color:{_STATUS_COLOURS[s.status]}">{_ICONS[s.status]} {s.status}</td><td>{_ms(s.duration_ms)}</td>'
+        f'<td style="color:{_STATUS_COLOURS[s.status]}">{_HTML_ICONS[s.status]} {s.status}</td>'
+        f'<td>{_ms(s.duration_ms)}</td>'
         f"<td><code>{escape(short(s.result) if s.status == 'ok' else short(s.error or '', 200))}</code></td></tr>"
         for s in run.steps
     )
     outcome = (f"output: <code>{escape(short(run.output))}</code>" if run.ok
                else f'<span style="color:#cf222e">{escape(clip(run.error or ""))}</span>')
     return (
-        f'<div class="halion-chain-run"><div><b>⛓ {escape(run.chain.name)}</b> {_ms(run.duration_ms)}</div>'
+        f'<div class="halion-chain-run"><div><b>{icon("link")} {escape(run.chain.name)}</b> '
+        f'{_ms(run.duration_ms)}</div>'
         f'<pre class="mermaid">{escape(chain_mermaid(run.chain, statuses, notes))}</pre>'
-        '<table style="font-size:12px"><tr><th align="left">step</th><th align="left">tool</th><th>status</th>'
-        f'<th>time</th><th align="left">result / error</th></tr>{rows}</table><div>{outcome}</div></div>'
+        '<table style="font-size:12px"><tr><th align="left">step</th><th align="left">tool</th>'
+        '<th align="left">status</th><th align="left">time</th><th align="left">result / error</th></tr>'
+        f'{rows}</table><div>{outcome}</div></div>'
     )

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
+from .text import left_aligned
+
 PLAIN, HTML, MARKDOWN = "text/plain", "text/html", "text/markdown"
 
 VIEWS: dict[tuple[str, str], dict[str, str]] = {
@@ -43,13 +45,15 @@ def formats(obj: Any) -> dict[str, str]:
     for cls in type(obj).__mro__:
         specs = VIEWS.get((cls.__module__, cls.__qualname__))
         if specs is not None:
-            return {mime: view(spec)(obj) for mime, spec in specs.items()}
+            return {mime: left_aligned(view(spec)(obj)) if mime == HTML else view(spec)(obj)
+                    for mime, spec in specs.items()}
     return {PLAIN: repr(obj)}
 
 
 def _printer(mime: str, spec: str) -> Callable[..., Any]:
     def rich(obj: Any) -> str:
-        return view(spec)(obj)
+        text = view(spec)(obj)
+        return left_aligned(text) if mime == HTML else text
 
     def pretty(obj: Any, p: Any, cycle: bool) -> None:  # IPython's pretty-printer signature
         p.text(view(spec)(obj))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -35,3 +36,24 @@ def shown(value: Any, redact: Redact | None = None, *, limit: int | None = None,
     if limit is not None:
         return text if len(text) <= limit else text[: limit - 1] + "…"
     return clip(text)
+
+
+def icon(name: str) -> str:
+    """A Font Awesome icon (ipywidgets ships the font to JupyterLab), for HTML: emoji need fonts many lack."""
+    return f'<i class="fa fa-{name}" aria-hidden="true"></i>'
+
+
+_CELL = re.compile(r"<(td|th)\b([^>]*)>")
+
+
+def left_aligned(html: str) -> str:
+    """Table cells aligned left inline: JupyterLab's stylesheet right-aligns output tables over `align=`."""
+    def cell(m: re.Match[str]) -> str:
+        tag, attrs = m.group(1), m.group(2)
+        if "text-align" in attrs:
+            return m.group(0)
+        if 'style="' in attrs:
+            return "<" + tag + attrs.replace('style="', 'style="text-align:left;', 1) + ">"
+        return "<" + tag + attrs + ' style="text-align:left">'
+
+    return _CELL.sub(cell, html)

@@ -9,10 +9,13 @@ import json
 from html import escape
 from typing import Any
 
-from .text import clip
+from .text import clip, icon
 
 _CARD = "border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;font-family:sans-serif;font-size:13px"
 
+
+
+_ON, _OFF = icon("check") + " on", icon("ban") + " off"
 
 def type_label(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     """A short human type for a JSON Schema node: `string`, `'c' | 'f'`, `list[integer]`, `Loc`."""
@@ -66,7 +69,7 @@ def tool_card(tool: Any, *, active: bool | None = None, postprocess: bool | None
     reason = f'<div style="color:#9a6700">Not strict: {escape(tool.strict_reason)}</div>' if tool.strict_reason else ""
     return (
         f'<div class="halion-tool-card" style="{_CARD}">'
-        f"<div><b>🔧 {escape(tool.name)}</b> {badge_html}</div>"
+        f"<div><b>{icon('wrench')} {escape(tool.name)}</b> {badge_html}</div>"
         f'<div style="margin:4px 0">{escape(tool.description) or "<i>no description</i>"}</div>'
         '<table style="font-size:12px"><tr><th align="left">parameter</th><th align="left">type</th>'
         f'<th align="left">required</th><th align="left">description</th></tr>{rows}</table>{reason}</div>'
@@ -79,13 +82,14 @@ def tools_table(registry: Any) -> str:
     for tool, state in registry.with_states():
         params = ", ".join(tool.spec.field_names)
         rows.append(
-            f"<tr><td><code>{escape(tool.name)}</code></td><td>{'✅' if state.active else '⛔'}</td>"
+            f"<tr><td><code>{escape(tool.name)}</code></td><td>{_ON if state.active else _OFF}</td>"
             f"<td>{'model' if state.postprocess else 'you'}</td><td><code>{escape(params)}</code></td>"
             f"<td>{escape(tool.description)}</td></tr>"
         )
     body = "".join(rows) or '<tr><td colspan="5"><i>no tools yet: write a %%tool cell</i></td></tr>'
     return (
-        '<table class="halion-tools"><tr><th align="left">tool</th><th>active</th><th>result to</th>'
+        '<table class="halion-tools"><tr><th align="left">tool</th><th align="left">active</th>'
+        '<th align="left">result to</th>'
         f'<th align="left">parameters</th><th align="left">description</th></tr>{body}</table>'
     )
 

@@ -216,8 +216,6 @@ def test_table_cells_are_left_aligned(page: Any) -> None:
         assert set(aligned) <= {"left", "start"}, f"{title}: {sorted(set(aligned))}"
 
 
-@pytest.mark.xfail(strict=True, reason="halion_nb/display/tools.py: the %%tool card's table cells take JupyterLab's "
-                                       "right alignment and its title uses an emoji (🔧); not the panels' code")
 def test_the_tool_card_in_the_notebook_is_left_aligned_without_emoji(page: Any) -> None:
     card = page.locator(".jp-OutputArea-output", has_text="Wait a moment, then say so.").first
     aligned = card.evaluate("""o => [...o.querySelectorAll('td, th')].map(e => getComputedStyle(e).textAlign)""")

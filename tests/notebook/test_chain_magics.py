@@ -82,7 +82,7 @@ def test_list_shows_every_chain_and_broken_files(ip: Any, ws: Workspace) -> None
     (ws.path / "chains" / "broken.json").write_text("{ nope")
     ws.chains.load()
     out = markdown(magic(ip, "chain list"))
-    assert "`weather_f`" in out and "get_weather → c_to_f → label" in out and "✓ ready" in out
+    assert "`weather_f`" in out and "get_weather → c_to_f → label" in out and 'fa-check" aria-hidden="true"></i> ready' in out
     assert "`broken`" in out and "could not be loaded" in out
 
 
@@ -107,7 +107,7 @@ def test_run_parses_key_values_and_shows_the_coloured_run(ip: Any, ws: Workspace
 def test_a_failing_run_is_shown_with_its_error_not_a_traceback(ip: Any, ws: Workspace) -> None:
     captured = magic(ip, "chain run weather_f city=Oslo code=fail")
     out = markdown(captured)
-    assert "✗ failed" in out and "class s_show error" in out
+    assert 'fa-times" aria-hidden="true"></i> failed' in out and "class s_show error" in out
     assert "step 'show' (label) failed: ValueError: no such code" in out
     assert captured.stderr == ""
 

@@ -152,7 +152,7 @@ def test_tool_cell_runs_registers_and_shows_a_card(run: dict[str, Any]) -> None:
     text, html = data(run, "tool_dist", "text/plain"), data(run, "tool_dist", "text/html")
     assert "dist" in text and "active" in text and "p: Point" in text and "k: integer" in text
     assert "Distance from the origin." in text and "saved to" in text
-    assert "halion-tool-card" in html and "<b>🔧 dist</b>" in html and ">active<" in html
+    assert "halion-tool-card" in html and 'fa-wrench" aria-hidden="true"></i> dist</b>' in html and ">active<" in html
     assert "<code>p</code>" in html and "<code>k</code>" in html
     assert data(run, "use_dist", "text/plain") == "10.0"  # the function stays usable in the namespace
 

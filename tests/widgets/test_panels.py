@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 import pytest
+from IPython.core.error import UsageError
 
 from halion_nb.widgets import PANELS, HalionPanel, find, panel
 from halion_nb.workspace import Workspace, use_workspace
@@ -51,8 +52,8 @@ def test_magic_displays_the_panel(ws: Workspace, monkeypatch: pytest.MonkeyPatch
     commands.run_command(None, "panel", None)
     assert "halion-panel-tools" in shown[0]._dom_classes  # type: ignore[attr-defined]
     assert isinstance(shown[1], HalionPanel)
-    commands.run_command(None, "panel nope", None)
-    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="invalid choice"):  # a failed command fails its cell
+        commands.run_command(None, "panel nope", None)
     assert "panel" in commands.help_text()
 
 
