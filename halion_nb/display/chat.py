@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from .markdown import render as render_markdown
-from .text import Redact, shown
+from .text import Redact, icon, shown
 
 _BOX = "border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;margin:4px 0;font-family:sans-serif;font-size:13px"
 _PRE = "white-space:pre-wrap;margin:4px 0;font-size:12px;background:#f6f8fa;padding:6px;border-radius:4px"
@@ -58,7 +58,7 @@ def tool_call_html(r: Any, redact: Redact | None = None) -> str:
         body += "".join(image_html(i) for i in _images(r))
     opened = " open" if _images(r) else ""  # a picture is shown at once
     return (
-        f'<details class="halion-tool-call"{opened} style="{_BOX}"><summary>🔧 <b>{escape(r.name)}</b> '
+        f'<details class="halion-tool-call"{opened} style="{_BOX}"><summary>{icon("wrench")} <b>{escape(r.name)}</b> '
         f'<span style="color:{color}">{badge}</span> <span style="color:#6e7781">'
         f'{r.duration_ms:.0f} ms · {escape(getattr(r, "call_id", None) or "")}</span></summary>{body}</details>'
     )
@@ -101,7 +101,7 @@ def outcome_html(o: Any) -> str:
     color = "#1a7f37" if o.error is None else "#cf222e"
     badge = "ok" if o.error is None else escape(str(o.error_kind))
     return (
-        f'<div class="halion-tool-outcome" style="{_BOX}">🔧 <b>{escape(o.name)}</b>'
+        f'<div class="halion-tool-outcome" style="{_BOX}">{icon("wrench")} <b>{escape(o.name)}</b>'
         f'<code>({escape(_names(o.arguments))})</code> <span style="color:{color}">{badge}</span> '
         f'<span style="color:#6e7781">{o.duration_ms:.0f} ms · {escape(o.caller)}</span>'
         f'<pre style="{_PRE}">{escape(shown(o.content))}</pre></div>'
