@@ -286,3 +286,30 @@ def test_a_chain_step_whose_tool_needs_approval_asks_the_same_way(tmp_path: Path
     assert asked[0].caller == "chain" and asked[0].tool == "remove"
     step = ws.log.recent(1, kind="step")[0]
     assert step.meta["decision"]["approved"] is True and step.meta["chain"] == "tidy"
+
+
+def test_a_recording_keeps_an_image_as_its_stub_and_replays(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recording = tmp_path / "img.jsonl"
+    data = png(30, 30)
+
+    def shoot() -> Image:
+        """A picture."""
+        return Image(data)
+
+    def make(path: Path) -> Workspace:
+        w = Workspace(path, model="gpt-test", replay=recording)
+        w.max_retries = 0
+        w.tools.register(shoot)
+        return w
+
+    with FakeOpenAI(reply(tool_calls=[call("shoot", {})]), reply("a navy square")) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-fake-key-for-tests")
+        live = make(tmp_path / "live")
+        assert live.chat("shoot").text == "a navy square"
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    text = recording.read_text()
+    assert base64.b64encode(data).decode()[:40] not in text
+    assert f"sha256={Image(data).sha256}" in text
+    assert make(tmp_path / "offline").chat("shoot").text == "a navy square"
