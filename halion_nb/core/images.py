@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import struct
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any

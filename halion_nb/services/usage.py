@@ -103,12 +103,6 @@ class Limits:
         return None
 
 
-def format_cost(cost: float | None) -> str:
-    if cost is None:
-        return "cost unknown"
-    return f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
-
-
 @dataclass(frozen=True)
 class UsageRow:
     """Model calls of one day and model, summed."""

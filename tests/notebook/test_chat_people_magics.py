@@ -1,7 +1,6 @@
 """The magics of the chat as people use it: approve, --approve, --with, --image, usage, conversations, resume."""
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any, Iterator
