@@ -195,6 +195,14 @@ class CallLog:
         rows = self._read(lambda conn: conn.execute(f"SELECT count(*) FROM calls{where}", params).fetchall())
         return int(rows[0][0]) if rows else 0
 
+    def token_totals(self, since: datetime) -> dict[str, tuple[int, int]]:
+        """Prompt and completion tokens of the model calls since `since`, summed per model (one SQL query)."""
+        stamp = since.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        rows = self._read(lambda conn: conn.execute(
+            "SELECT name, sum(prompt_tokens), sum(completion_tokens) FROM calls "
+            "WHERE kind = 'model' AND ts >= ? GROUP BY name", (stamp,)).fetchall())
+        return {name or "?": (int(p or 0), int(c or 0)) for name, p, c in rows or []}
+
     def close(self) -> None:
         """Close the connection; the next call opens it again."""
         with self._lock:

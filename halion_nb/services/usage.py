@@ -152,16 +152,12 @@ def summarize(records: Iterable[Any], prices: Prices, *, since: dt.date | None =
 
 
 def today_cost(log: "CallLog", prices: Prices) -> tuple[int, float | None]:
-    """Tokens and estimated cost of today's model calls."""
-    today = dt.date.today()
+    """Tokens and estimated cost of today's model calls (summed by the database, per model)."""
+    midnight = dt.datetime.combine(dt.date.today(), dt.time()).astimezone()
     tokens, cost, known = 0, 0.0, True
-    for r in model_rows(log):
-        day = r.ts.astimezone().date() if r.ts.tzinfo else r.ts.date()
-        if day < today:
-            break
-        prompt, completion = r.prompt_tokens or 0, r.completion_tokens or 0
+    for name, (prompt, completion) in log.token_totals(midnight).items():
         tokens += prompt + completion
-        c = prices.cost(r.name, prompt, completion)
+        c = prices.cost(name, prompt, completion)
         known = known and c is not None
         cost += c or 0.0
     return tokens, cost if known else None

@@ -187,6 +187,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as real servers do: a kept-alive connection must not wait on delayed ACKs
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

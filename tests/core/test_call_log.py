@@ -449,3 +449,23 @@ def test_threads_logging_at_once(db: Path) -> None:
     assert shared.count() == 800
     assert len({r.id for r in shared.recent(1000)}) == 800
     assert all(own.count(tool=f"t{n}") == 100 for n in range(8))
+
+
+def test_token_totals_sum_todays_model_calls_per_model(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from halion_nb.services.usage import Prices, today_cost
+
+    log = CallLog(tmp_path / "calls.sqlite")
+    old = log.record("model", name="gpt-4.1-mini", prompt_tokens=1000, completion_tokens=1000)
+    log.record("model", name="gpt-4.1-mini", prompt_tokens=100, completion_tokens=10)
+    log.record("model", name="gpt-4.1-mini", prompt_tokens=50, completion_tokens=5)
+    log.record("model", name="local-model", prompt_tokens=7, completion_tokens=3)
+    log.record("tool", name="add", duration_ms=1.0)
+    with sqlite3.connect(tmp_path / "calls.sqlite") as conn:  # one call made yesterday
+        two_days_ago = (datetime.now(timezone.utc) - timedelta(days=2)).isoformat()
+        conn.execute("UPDATE calls SET ts = ? WHERE id = ?", (two_days_ago, old))
+    midnight = datetime.combine(datetime.now().date(), datetime.min.time()).astimezone()
+    assert log.token_totals(midnight) == {"gpt-4.1-mini": (150, 15), "local-model": (7, 3)}
+    tokens, cost = today_cost(log, Prices())
+    assert tokens == 175 and cost is None  # a model without a price makes the day's cost unknown
