@@ -110,9 +110,10 @@ class Workspace:
         value = self._replay or os.environ.get("HALION_REPLAY")
         return Path(value) if value else None
 
-    def offered_tools(self) -> list[Tool]:
-        """The tools sent to the model: every active tool, then every chain marked `expose: true`."""
-        return self.tools.active() + self.chains.exposed_tools()
+    def offered_tools(self, approve: Approver | None = None) -> list[Tool]:
+        """The tools sent to the model: every active tool, then every chain marked `expose: true`
+        (whose steps that need approval ask `approve`, default `ws.approver`)."""
+        return self.tools.active() + self.chains.exposed_tools(approve=approve)
 
     def describe_mode(self) -> str:
         """One sentence saying how this workspace reaches a model: live, recording or replaying."""

@@ -368,15 +368,16 @@ class Chains:
         return BatchRunner(self.ws).map_chain(name, inputs, **options)
 
     # chains as tools
-    def as_tool(self, chain: Toolchain | str) -> Tool:
+    def as_tool(self, chain: Toolchain | str, *, approve: Callable[..., Any] | None = None) -> Tool:
         """The chain as a tool: its inputs are the parameters; calling it runs the chain and returns the output.
 
-        A failed run raises ChainRunError naming the failing step (the chat loop reports it to the model).
+        A failed run raises ChainRunError naming the failing step (the chat loop reports it to the model);
+        `approve` answers its steps that need approval (default ws.approver).
         """
         chain = self.check(chain)
 
         def run_chain(**inputs: Any) -> Any:
-            return self.run(chain, **inputs).raise_for_error().output
+            return self.run_with(chain, inputs, approve=approve).raise_for_error().output
 
         summary = " → ".join(s.tool for s in chain.steps)
         return self._signature_tool(chain, run_chain, chain.description or f"Toolchain: {summary}.")
@@ -403,8 +404,8 @@ class Chains:
         function.__doc__ = description
         return Tool.from_function(function, chain.name, description=description)
 
-    def exposed_tools(self) -> list[Tool]:
-        """Chains marked `expose: true`, as tools for the chat model.
+    def exposed_tools(self, *, approve: Callable[..., Any] | None = None) -> list[Tool]:
+        """Chains marked `expose: true`, as tools for the chat model (`approve` answers their steps).
 
         A chain named like a tool, or one that does not pass its checks, is left out with a logged warning.
         """
@@ -417,7 +418,7 @@ class Chains:
                                 "Rename the chain.")
                 continue
             try:
-                out.append(self.as_tool(chain))
+                out.append(self.as_tool(chain, approve=approve))
             except ChainValidationError as exc:
                 self._warn_once(f"Exposed chain '{chain.name}' is not offered to the model: {exc}")
         return out

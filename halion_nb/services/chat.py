@@ -229,7 +229,7 @@ class Conversation:
         ws = self.ws
         name = model or ws.model
         streaming = on_text is not None if stream is None else stream
-        tools = {t.name: t for t in ws.offered_tools()}
+        tools = {t.name: t for t in ws.offered_tools(approve=approve)}
         schemas = [t.schema for t in tools.values()]
         usage, records, images = Usage(), [], []
         text, reason, rounds, limit = "", "max_rounds", 0, None

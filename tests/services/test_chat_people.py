@@ -313,3 +313,16 @@ def test_a_recording_keeps_an_image_as_its_stub_and_replays(tmp_path: Path, monk
     assert base64.b64encode(data).decode()[:40] not in text
     assert f"sha256={Image(data).sha256}" in text
     assert make(tmp_path / "offline").chat("shoot").text == "a navy square"
+
+
+def test_the_steps_of_an_exposed_chain_ask_the_chat_s_approver(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    from halion_nb.models import Toolchain
+
+    ws.chains.save(Toolchain.model_validate({
+        "name": "tidy", "expose": True, "inputs": [{"name": "path", "type": "string"}],
+        "steps": [{"id": "rm", "tool": "delete_file", "arguments": {"path": {"ref": "inputs.path"}}}]}))
+    fake_openai.script(reply(tool_calls=[call("tidy", {"path": "x.log"})]), reply("tidied"))
+    asked: list[ApprovalRequest] = []
+    ws.chat("tidy x.log", approve=lambda request: asked.append(request) or True)
+    assert [(r.tool, r.caller, r.arguments) for r in asked] == [("delete_file", "chain", {"path": "x.log"})]
+    assert ws.ran == ["x.log"]
