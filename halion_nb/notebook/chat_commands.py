@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
+import sys
 import time
 from typing import Any
 
@@ -92,12 +94,24 @@ def _chat(shell: Any, args: argparse.Namespace, cell: str | None) -> Any:
             display(turn.box)
             turn.start()
             return None
+        asker = ask_in_terminal if getattr(shell, "kernel", None) is None and sys.stdin.isatty() else nobody
         live = LiveAnswer(ws.env.redact)
-        _run_here(live, lambda on_text: send(on_text=on_text, approve=nobody))
+        _run_here(live, lambda on_text: send(on_text=on_text, approve=asker))
         return None
     live = LiveAnswer(ws.env.redact)
     _run_here(live, lambda on_text: send(on_text=on_text))
     return None
+
+
+def ask_in_terminal(request: Any) -> Any:
+    """Terminal IPython (no kernel, a terminal on stdin): ask on the terminal; anything but y declines."""
+    from ..core.approval import Decision
+
+    args = workspace().env.redact(json.dumps(request.arguments, ensure_ascii=False, default=str))
+    answer = input(f"Run {request.tool}({args})? [y/N, or a reason to decline] ").strip()
+    if answer.lower() in ("y", "yes"):
+        return Decision(True, None, by=request.user)
+    return Decision(False, answer if answer and answer.lower() not in ("n", "no") else "declined", by=request.user)
 
 
 def _run_here(live: LiveAnswer, turn: Any) -> None:

@@ -131,3 +131,20 @@ def test_the_variable_tool_is_off_by_default_and_asks_when_on(ip: Any, fake_open
     assert tool["content"] == "prices (list): 3 item(s): [1.5, 2.5, 99.0]"
     run(ip, "%halion variables off")
     assert "kernel_variable" not in ws.tools
+
+
+def test_terminal_ipython_asks_on_the_terminal(ip: Any, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    run(ip, "%%tool --approve\n" + TOOL)
+    answers = iter(["y", "not this one"])
+    prompts: list[str] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda prompt="": prompts.append(prompt) or next(answers))
+    fake_openai.script(reply(tool_calls=[call("remove", {"path": "a"}, id="c1"), call("remove", {"path": "b"}, id="c2")]),
+                       reply("removed a only"))
+    run(ip, "%halion chat remove a and b")
+    assert prompts == ['Run remove({"path": "a"})? [y/N, or a reason to decline] ',
+                       'Run remove({"path": "b"})? [y/N, or a reason to decline] ']
+    tools = [m["content"] for m in fake_openai.requests[1]["messages"] if m["role"] == "tool"]
+    assert tools == ["removed a", "Error: The person declined to run 'remove': not this one"]
