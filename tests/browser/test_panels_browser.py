@@ -113,7 +113,7 @@ def work_the_panels(page: Any, fake: FakeOpenAI, workspace: Path) -> None:
     chat = open_tab(page, "Chat")
     chat.locator(".halion-chat-input input").fill("What is 2 + 3?")
     chat.locator(".halion-chat-input input").press("Enter")
-    chat.locator(".halion-chat-assistant b", has_text="5").wait_for()
+    chat.locator(".halion-chat-assistant strong", has_text="5").wait_for()
     chat.locator(".halion-chat-status", has_text="1 tool call(s)").wait_for()
     card = chat.locator(".halion-chat-toolcall")
     assert "add" in card.inner_text()
