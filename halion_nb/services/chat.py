@@ -199,7 +199,7 @@ class Conversation:
         `context` adds a bounded, redacted preview of each variable; `images` (paths, bytes, PIL
         images, figures) go with the message; `approve` answers the tools that need approval.
         """
-        with self._one_turn():
+        with self._one_turn(), self.ws.log.deferred():  # the turn's rows are on disk when it returns
             self.messages.append(user_message(self.ws, message, context, images))
             self._failed = False
             self._persist()
@@ -213,7 +213,7 @@ class Conversation:
         After a failed turn it carries on from where it stopped (tools that already ran are not
         run again); after a finished turn it drops that turn's answer and asks anew.
         """
-        with self._one_turn():
+        with self._one_turn(), self.ws.log.deferred():  # the turn's rows are on disk when it returns
             users = [i for i, m in enumerate(self.messages) if is_person(m)]
             if not users:
                 raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
