@@ -118,13 +118,19 @@ def _footer(result: Any) -> str:
     u = result.usage
     line = (f"{result.stopped_reason} · {result.rounds} round(s) · {u.total_tokens} tokens "
             f"({u.prompt_tokens} in, {u.completion_tokens} out)")
-    if hasattr(result, "cost"):
-        line += f" ≈ {_money(result.cost)}"
+    line += _about(getattr(result, "cost", None))
     totals = getattr(result, "totals", None)
     if totals is not None:
-        line += (f" · conversation {totals.conversation_tokens} tokens ≈ {_money(totals.conversation_cost)}"
-                 f" · today {totals.day_tokens} tokens ≈ {_money(totals.day_cost)}")
+        line += (f" · conversation {totals.conversation_tokens} tokens{_about(totals.conversation_cost)}"
+                 f" · today {totals.day_tokens} tokens{_about(totals.day_cost)}")
+    if hasattr(result, "cost") and result.cost is None:
+        line += f" · no price for {result.model} (ws.prices)"
+        return line
     return f"{line} · {result.model}"
+
+
+def _about(cost: Any) -> str:
+    return "" if cost is None else f" ≈ {_money(cost)}"
 
 
 def chat_result_text(result: Any) -> str:

@@ -199,11 +199,13 @@ class Conversation:
         `context` adds a bounded, redacted preview of each variable; `images` (paths, bytes, PIL
         images, figures) go with the message; `approve` answers the tools that need approval.
         """
-        with self._one_turn(), self.ws.log.deferred():  # the turn's rows are on disk when it returns
-            self.messages.append(user_message(self.ws, message, context, images))
-            self._failed = False
-            self._persist()
-            return self._turn(len(self.messages) - 1, model, stream, on_text, cancel, approve)
+        with self._one_turn():
+            with self.ws.log.deferred():  # the turn's rows are on disk when it returns
+                self.messages.append(user_message(self.ws, message, context, images))
+                self._failed = False
+                self._persist()
+                result = self._turn(len(self.messages) - 1, model, stream, on_text, cancel, approve)
+            return self._with_today(result)
 
     def retry(self, *, model: str | None = None, stream: bool | None = None,
               on_text: Callable[[str], None] | None = None, cancel: threading.Event | None = None,
@@ -213,15 +215,23 @@ class Conversation:
         After a failed turn it carries on from where it stopped (tools that already ran are not
         run again); after a finished turn it drops that turn's answer and asks anew.
         """
-        with self._one_turn(), self.ws.log.deferred():  # the turn's rows are on disk when it returns
-            users = [i for i, m in enumerate(self.messages) if is_person(m)]
-            if not users:
-                raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
-            if not self._failed:
-                del self.messages[users[-1] + 1:]
-                self._saved = min(self._saved, len(self.messages))  # the store rewrites from here
-            self._failed = False
-            return self._turn(users[-1], model, stream, on_text, cancel, approve)
+        with self._one_turn():
+            with self.ws.log.deferred():  # the turn's rows are on disk when it returns
+                users = [i for i, m in enumerate(self.messages) if is_person(m)]
+                if not users:
+                    raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
+                if not self._failed:
+                    del self.messages[users[-1] + 1:]
+                    self._saved = min(self._saved, len(self.messages))  # the store rewrites from here
+                self._failed = False
+                result = self._turn(users[-1], model, stream, on_text, cancel, approve)
+            return self._with_today(result)
+
+    def _with_today(self, result: ChatResult) -> ChatResult:
+        """The result with today's tokens and cost, read once the turn's log rows are on disk."""
+        day_tokens, day_cost = today_cost(self.ws.log, self.ws.prices)
+        result.totals = dataclasses.replace(result.totals, day_tokens=day_tokens, day_cost=day_cost)
+        return result
 
     def _turn(self, start: int, model: str | None, stream: bool | None,
               on_text: Callable[[str], None] | None, cancel: threading.Event | None,
@@ -303,11 +313,10 @@ class Conversation:
             ws.conversation_store.usage(self.id, name, usage.prompt_tokens, usage.completion_tokens, cost)
         except (OSError, HalionError):
             log.warning("could not store the usage of conversation %s", self.id, exc_info=True)
-        day_tokens, day_cost = today_cost(ws.log, ws.prices)
         return ChatResult(text=text, tool_calls=records, messages=list(self.messages[start:]), usage=usage,
                           rounds=rounds, stopped_reason=reason, model=name, conversation_id=self.id,
                           redact=ws.env.redact, cost=cost, limit=limit if reason == "limit" else None,
-                          totals=Totals(self.usage.total_tokens, self.cost, day_tokens, day_cost), images=images)
+                          totals=Totals(self.usage.total_tokens, self.cost), images=images)
 
     def __repr__(self) -> str:
         return f"<Conversation {self.id[:8]} · {len(self.messages)} messages>"

@@ -51,7 +51,7 @@ class ChatView(PanelView):
                                     description="model", layout=W.Layout(width="260px"),
                                     style={"description_width": "44px"}), "halion-chat-model")
         self.new_button = button("New conversation", "halion-chat-new", icon="plus")
-        self.picker = css(W.Dropdown(options=[], description="past", layout=W.Layout(width="300px"),
+        self.picker = css(W.Dropdown(options=[], description="past", layout=W.Layout(width="220px"),
                                      style={"description_width": "34px"}), "halion-chat-picker")
         self.resume_button = button("Resume", "halion-chat-resume", icon="history",
                                     tooltip="Continue the chosen stored conversation")
@@ -372,9 +372,10 @@ class ChatController(Controller):
         calls = len(result.tool_calls)
         totals = result.totals
         summary = (f"{result.model} · {result.rounds} round(s) · {calls} tool call(s) · "
-                   f"{u.prompt_tokens}+{u.completion_tokens} tokens ≈ {money(result.cost)} · {seconds:.1f} s · "
-                   f"conversation {totals.conversation_tokens} tokens ≈ {money(totals.conversation_cost)} · "
-                   f"today ≈ {money(totals.day_cost)}")
+                   f"{u.prompt_tokens}+{u.completion_tokens} tokens{_about(result.cost)} · {seconds:.1f} s · "
+                   f"conversation {totals.conversation_tokens} tokens{_about(totals.conversation_cost)}")
+        summary += f" · today{_about(totals.day_cost)}" if totals.day_cost is not None else \
+            f" · no price for {result.model} (ws.prices)"
         if result.stopped_reason == "cancelled":
             self.view.status.value = message(f"Stopped. {summary}")
         elif result.stopped_reason == "limit":
@@ -459,6 +460,10 @@ class ChatController(Controller):
                                            redact(answer) if error is None and answer is not None else None,
                                            redact(error) if error is not None else None, None))
         return out
+
+
+def _about(cost: float | None) -> str:
+    return "" if cost is None else f" ≈ {money(cost)}"
 
 
 def _redacted(value: Any, redact: Callable[[str], str]) -> Any:

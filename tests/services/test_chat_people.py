@@ -135,7 +135,12 @@ def test_a_cost_limit(ws: Workspace, fake_openai: FakeOpenAI) -> None:
 
 def test_unknown_model_has_no_cost(ws: Workspace, fake_openai: FakeOpenAI) -> None:
     fake_openai.script(reply("x", usage=(10, 10)))
-    assert ws.chat("a").cost is None
+    result = ws.chat("a")
+    assert result.cost is None
+    from halion_nb.display.printers import formats
+
+    footer = formats(result)["text/plain"].splitlines()[-1]
+    assert footer.endswith("· no price for gpt-test (ws.prices)]") and "≈" not in footer
     assert ws.prices.find("gpt-4.1-mini-2025-04-14") == ws.prices["gpt-4.1-mini"]
 
 
