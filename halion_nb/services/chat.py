@@ -33,6 +33,7 @@ from ..errors import HalionError
 from . import llm
 from .context import context_block
 from .conversations import IMAGE_NOTE, is_person
+from .tool_limit import check_tool_count
 from .usage import today_cost
 
 log = logging.getLogger(__name__)
@@ -173,8 +174,8 @@ class Conversation:
     def _persist(self) -> None:
         """Append the messages not yet stored (a shortened history rewrites from where it changed)."""
         try:
-            for i in range(self._saved, len(self.messages)):
-                self.ws.conversation_store.message(self.id, i, self.messages[i])
+            if self._saved < len(self.messages):
+                self.ws.conversation_store.messages(self.id, self._saved, self.messages[self._saved:])
             self._saved = len(self.messages)
         except (OSError, HalionError):  # a full disk must not break the chat
             log.warning("could not store conversation %s", self.id, exc_info=True)
@@ -239,8 +240,6 @@ class Conversation:
         ws = self.ws
         name = model or ws.model
         streaming = on_text is not None if stream is None else stream
-        tools = {t.name: t for t in ws.offered_tools(approve=approve)}
-        schemas = [t.schema for t in tools.values()]
         usage, records, images = Usage(), [], []
         text, reason, rounds, limit = "", "max_rounds", 0, None
         max_rounds = max(1, int(ws.max_rounds))
@@ -263,6 +262,9 @@ class Conversation:
             rounds += 1
             mark = len(self.messages)
             try:
+                tools = {t.name: t for t in ws.offered_tools(approve=approve)}  # find_tools may add some mid-turn
+                check_tool_count(list(tools.values()))  # too many for one request: say so, send nothing
+                schemas = [t.schema for t in tools.values()]
                 answer = llm.complete(ws, self.messages, model=name, tools=schemas or None, stream=streaming,
                                       on_text=on_text, cancel=cancel, conversation_id=self.id)
                 usage.add(answer)

@@ -64,20 +64,29 @@ class ConversationStore:
         return self.folder / f"{conversation_id}.jsonl"
 
     def message(self, conversation_id: str, index: int, message: dict[str, Any]) -> None:
-        self._append(conversation_id, {"i": index, "m": self._clean(message)})
+        self.messages(conversation_id, index, [message])
+
+    def messages(self, conversation_id: str, start: int, messages: list[dict[str, Any]]) -> None:
+        """Messages `start`, `start + 1`, ... put in place, in one append."""
+        self._append(conversation_id, *({"i": start + n, "m": self._clean(m)} for n, m in enumerate(messages)))
 
     def usage(self, conversation_id: str, model: str, prompt_tokens: int, completion_tokens: int,
               cost: float | None) -> None:
         self._append(conversation_id, {"usage": {"model": model, "prompt_tokens": prompt_tokens,
                                                  "completion_tokens": completion_tokens, "cost": cost}})
 
-    def _append(self, conversation_id: str, entry: dict[str, Any]) -> None:
-        entry = {"ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **entry}
-        line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path(conversation_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    def _append(self, conversation_id: str, *entries: dict[str, Any]) -> None:
+        """One write of one line per entry (`O_APPEND`: a crash leaves at most a torn last line)."""
+        ts = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        data = "".join(json.dumps({"ts": ts, **e}, ensure_ascii=False, default=str) + "\n" for e in entries)
+        path = self.path(conversation_id)
         try:
-            os.write(fd, line)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except FileNotFoundError:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, data.encode("utf-8"))
         finally:
             os.close(fd)
 

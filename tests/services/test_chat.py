@@ -425,3 +425,23 @@ def test_a_second_turn_while_one_runs_is_refused_and_the_first_finishes(ws: Work
     worker.join(5)
     assert outcome["r"].text == "first answer"
     assert [m["content"] for m in conversation.messages if m["role"] == "user"] == ["one"]
+
+
+def test_more_tools_than_a_request_holds_are_refused_before_sending(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    from halion_nb.services.tool_limit import TooManyTools
+
+    for i in range(130):
+        ws.tools.register(_echo_tool(i))
+    with pytest.raises(TooManyTools, match="130 tools are active, but the model service accepts at most 128"):
+        ws.chat("hello")
+    assert fake_openai.requests == []  # nothing was sent; the message waits for a retry with fewer tools
+    assert [m["role"] for m in ws.conversation.messages] == ["user"]
+
+
+def _echo_tool(i: int) -> Any:
+    def echo(text: str) -> str:
+        """Echo."""
+        return text
+
+    echo.__name__ = f"echo_{i}"
+    return echo
