@@ -334,12 +334,141 @@ CHAT_SCRIPT = [
 ]
 
 
+UNITS_SERVER = '''from mcp.server import MCPServer
+
+server = MCPServer("units")
+METRES = {"m": 1.0, "km": 1000.0, "mi": 1609.344, "ft": 0.3048}
+
+
+@server.tool()
+def convert_length(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a length between m, km, mi and ft."""
+    return round(value * METRES[from_unit] / METRES[to_unit], 2)
+
+
+if __name__ == "__main__":
+    server.run()  # stdio
+'''
+
+MCP = [
+    ("markdown", "# MCP both ways\n\nA tool written in this notebook is served to any MCP client (Claude Desktop, "
+     "VS Code, another agent), and an MCP server's tools are used by the chat like any other tool. Needs the "
+     "extra: `pip install \"halion_nb[mcp]\"`."),
+    ("code", setup_cell("mcp")),
+    ("markdown", "## 1. A notebook tool, called by an MCP client\n`%halion mcp serve` serves this kernel's live "
+     "tools over streamable HTTP on 127.0.0.1, in the background, and prints a config snippet for MCP clients. "
+     "From a shell, `halion mcp --workspace DIR` serves the saved tools over stdio."),
+    ("code", WEATHER_TOOL),
+    ("code", "# NBVAL_IGNORE_OUTPUT\n# (the port is picked at random)\n%halion mcp serve"),
+    ("markdown", "Any MCP client can now list and call it. Here the official SDK's own client does, from this "
+     "notebook: a call, a bad argument (an MCP tool error the calling model can read), and the call log."),
+    ("code", '''from mcp import Client
+
+async with Client(ws.mcp.serving.url) as client:
+    listed = await client.list_tools()
+    good = await client.call_tool("get_weather", {"city": "Oslo"})
+    bad = await client.call_tool("get_weather", {"city": "Oslo", "unit": "kelvin"})
+print([t.name for t in listed.tools])
+print(good.content[0].text)
+print(bad.is_error, bad.content[0].text.splitlines()[:2])
+print([(r.name, r.caller, r.error is None) for r in ws.log.recent(2)])'''),
+    ("code", "%halion mcp stop"),
+    ("markdown", "## 2. An MCP server's tools, called by the chat\nAny MCP server works; this one is four lines "
+     "of the SDK's `MCPServer`, started over stdio as a subprocess. In your own notebook: "
+     "`%halion mcp add time -- mcp-server-time`. Secrets a server needs are named "
+     "(`env={\"SERVER_VAR\": \"WORKSPACE_VAR\"}`), never written into `.halion/mcp.json`."),
+    ("code", f'''import sys
+server_py = ws.path / "units_server.py"
+server_py.write_text({UNITS_SERVER!r})
+tools = ws.mcp.add("units", [sys.executable, str(server_py)])
+print([t.name for t in tools])
+print(ws.tools.get("units__convert_length").schema["function"]["parameters"]["required"])'''),
+    ("markdown", "Its tools are ordinary `ws.tools` entries, named `<server>__<tool>`: switched on and off "
+     "(`ws.mcp.disable(\"units\")` for the whole server), offered to the model, usable in chains, logged."),
+    ("code", 'result = ws.chat("How many feet is a 10 km run?")\n'
+             'print([(c.name, c.arguments, c.result) for c in result.tool_calls])\nresult'),
+    ("code", "ws.close()  # stops the servers this workspace started"),
+]
+
+MCP_SCRIPT = [
+    reply(tool_calls=[call("units__convert_length", {"value": 10, "from_unit": "km", "to_unit": "ft"})],
+          usage=(210, 30)),
+    reply("A 10 km run is **32,808.4 ft**.", usage=(260, 14)),
+]
+
+
+BATCH = [
+    ("markdown", "# Batch runs: a chain over a DataFrame\n\nA chain that works on one input runs over every row "
+     "of a DataFrame with `ws.chains.map`: on threads by default, on a Dask cluster with the same call. Results "
+     "come back in input order, failed rows say why, and every tool call is in the log with `caller = \"batch\"`."),
+    ("code", setup_cell("batch")),
+    ("code", WEATHER_TOOL),
+    ("code", '''%%tool
+def advice(temperature: float, sky: str) -> str:
+    """What to wear for the weather.
+
+    Args:
+        temperature: Temperature in Celsius.
+        sky: Sky description, e.g. "sunny".
+    """
+    layer = "a coat" if temperature < 10 else "a light jacket" if temperature < 20 else "a t-shirt"
+    return f"Wear {layer}" + (" and take an umbrella." if sky in ("rain", "overcast") else ".")'''),
+    ("code", '''from halion_nb.models import ChainInput, Ref, Toolchain, ToolchainStep
+
+saved = ws.chains.save(Toolchain(
+    name="what_to_wear",
+    inputs=[ChainInput(name="city", type="string")],
+    steps=[
+        ToolchainStep(id="weather", tool="get_weather", arguments={"city": Ref("inputs.city")}),
+        ToolchainStep(id="wear", tool="advice", arguments={"temperature": Ref("steps.weather.output.temperature"),
+                                                          "sky": Ref("steps.weather.output.sky")}),
+    ],
+))'''),
+    ("markdown", "## 1. One run per row, with a progress bar\nEach row's columns are the chain's inputs. "
+     "The bar shows done, failed, the rate and the time left; stopping the kernel keeps what finished."),
+    ("code", '''import pandas as pd
+
+frame = pd.DataFrame({"city": ["Madrid", "Oslo", "Lima", "Atlantis", "Oslo", "Madrid"] * 10})
+frame.head(4)'''),
+    ("code", '''# NBVAL_IGNORE_OUTPUT  (the progress bar's widget has a random id; times vary)
+run = ws.chains.map("what_to_wear", frame)'''),
+    ("code", '''table = run.to_pandas()
+table[["city", "status", "output", "error"]].head(5)'''),
+    ("markdown", "## 2. What failed, and each step\n`run.failed()` lists the rows that ended in an error; "
+     "each result keeps every step's arguments and result."),
+    ("code", '''[(r.index, r.error) for r in run.failed()][:2], len(run.failed())'''),
+    ("code", '''[(s.id, s.status, s.result) for s in run.results[0].steps]'''),
+    ("code", '''rows = [r for r in ws.log.recent(1000, caller="batch") if r.meta.get("batch") == run.id]
+sorted({(r.kind, r.name) for r in rows}), len(rows)'''),
+    ("markdown", "## 3. The same call on a Dask cluster\nA `LocalCluster` of two worker processes stands in for "
+     "a real cluster (`executor=\"tcp://scheduler:8786\"` joins one). The `%%tool` functions travel to the "
+     "workers; their calls come back to this kernel's log."),
+    ("code", '''from distributed import Client, LocalCluster
+
+cluster = LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=":0", silence_logs=40)
+client = Client(cluster)'''),
+    ("code", '''# NBVAL_IGNORE_OUTPUT  (the progress bar's widget has a random id; times vary)
+on_dask = ws.chains.map("what_to_wear", frame, executor=client)'''),
+    ("code", '''[r.output for r in on_dask.results] == [r.output for r in run.results], on_dask.executor'''),
+    ("markdown", "## 4. From a file, with the magic\n`%halion chain map NAME FILE` takes a CSV or JSONL file "
+     "(`--dask ADDRESS` runs it on a cluster)."),
+    ("code", '''path = ws.path / "cities.csv"
+frame.head(6).to_csv(path, index=False)'''),
+    ("code", '''# NBVAL_IGNORE_OUTPUT  (the progress bar's widget has a random id; times vary)
+%halion chain map what_to_wear {path} --dask {cluster.scheduler_address}'''),
+    ("code", '''client.close()
+cluster.close()'''),
+]
+
+
 DEMOS = {
     "quickstart": (QUICKSTART, QUICKSTART_SCRIPT),
     "toolchains": (TOOLCHAINS, TOOLCHAINS_SCRIPT),
     "authoring": (AUTHORING, AUTHORING_SCRIPT),
     "panels": (PANELS, PANELS_SCRIPT),
     "chat": (CHAT, CHAT_SCRIPT),
+    "mcp": (MCP, MCP_SCRIPT),
+    "batch": (BATCH, []),
 }
 
 
