@@ -84,7 +84,7 @@ def _chat(shell: Any, args: argparse.Namespace, cell: str | None) -> Any:
     context = {n: namespace[n] for n in names} or None
 
     def send(**kwargs: Any) -> Any:
-        return ws.chat(message, context=context, images=images or None, **kwargs)
+        return ws.conversation.send(message, context=context, images=images or None, **kwargs)
 
     if ws.approver is None and any(ws.tools.needs_approval(n) for n in ws.tools.names()):  # chain steps too
         from ..widgets.approval import BackgroundTurn, can_click, nobody

@@ -91,14 +91,20 @@ class BackgroundTurn:
     """`%halion chat` when a tool needs approval: the turn runs in a thread, its output box fills in.
 
     The box holds the streaming answer, then each approval card, then the finished result;
-    the cell returns at once so the kernel can receive the clicks.
+    the cell returns at once so the kernel can receive the clicks. Stop ends the turn (a waiting
+    card is denied), so a card nobody answers never holds the conversation.
     """
 
     def __init__(self, ws: "Workspace", send: Callable[..., "ChatResult"]) -> None:
         self.ws = ws
         self.redact = ws.env.redact
         self.answer = css(W.HTML(), "halion-chat-live-answer")
-        self.box = css(W.VBox([style_widget(), self.answer]), "halion-chat-background")
+        self.cancel = threading.Event()
+        self.stop_button = button("Stop", "halion-chat-cell-stop", icon="stop", style="warning",
+                                  tooltip="Stop this answer (the conversation stays)")
+        self.stop_button.layout.width, self.stop_button.layout.align_self = "auto", "flex-start"
+        self.stop_button.on_click(lambda _: self.stop())
+        self.box = css(W.VBox([style_widget(), self.answer, self.stop_button]), "halion-chat-background")
         self.result: "ChatResult | None" = None
         self.error: BaseException | None = None
         self._send = send
@@ -110,6 +116,10 @@ class BackgroundTurn:
         self._thread.start()
         return self
 
+    def stop(self) -> None:
+        self.cancel.set()
+        self.stop_button.disabled = True
+
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -117,8 +127,8 @@ class BackgroundTurn:
     def ask(self, request: ApprovalRequest) -> Decision:
         self._stream.flush()
         card = ApprovalCard(request, self.redact)
-        self.box.children = [*self.box.children, card]
-        return card.wait()
+        self.box.children = [c for c in self.box.children if c is not self.stop_button] + [card, self.stop_button]
+        return card.wait(self.cancel)
 
     def _on_text(self, delta: str) -> None:
         self._text.append(delta)
@@ -129,13 +139,13 @@ class BackgroundTurn:
 
     def _run(self) -> None:
         try:
-            self.result = self._send(on_text=self._on_text, approve=self.ask)
+            self.result = self._send(on_text=self._on_text, approve=self.ask, cancel=self.cancel)
         except BaseException as exc:  # shown in the box; a thread has nobody to raise to
             self.error = exc
             self._stream.cancel()
-            self.box.children = [*self.box.children, css(W.HTML(message(
+            self.box.children = [c for c in self.box.children if c is not self.stop_button] + [css(W.HTML(message(
                 f"{type(exc).__name__}: {self.redact(str(exc))}", "error")), "halion-chat-error")]
             return
         self._stream.cancel()
         done = css(W.HTML(chat_result_html(self.result)), "halion-chat-result-box")
-        self.box.children = [c for c in self.box.children if c is not self.answer] + [done]
+        self.box.children = [c for c in self.box.children if c not in (self.answer, self.stop_button)] + [done]

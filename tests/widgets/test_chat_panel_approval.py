@@ -98,7 +98,7 @@ def test_the_background_turn_of_a_chat_cell_fills_its_box(add: Workspace, live: 
     ws = add
     ws.tools.require_approval("add")
     live.script(reply(tool_calls=[call("add", {"a": 4, "b": 4})]), reply("It is **8**."))
-    turn = BackgroundTurn(ws, lambda **kw: ws.chat("4 + 4?", **kw)).start()
+    turn = BackgroundTurn(ws, lambda **kw: ws.conversation.send("4 + 4?", **kw)).start()
     card = wait_for(lambda: cards(turn.box))[0]
     find(card, "halion-approval-approve").click()
     assert turn.join(20)
@@ -145,3 +145,19 @@ def test_a_chain_step_that_needs_approval_shows_a_card_in_the_chains_panel(add: 
     assert run.steps[0].result == 6 and run.steps[1].error == "The person declined to run 'add': declined"
     step = ws.log.recent(1, kind="step")[0]
     assert step.meta["decision"]["approved"] is False and step.caller == "chain"
+
+
+def test_stop_in_a_chat_cell_denies_the_waiting_card_and_frees_the_conversation(add: Workspace,
+                                                                                live: FakeOpenAI) -> None:
+    from halion_nb.widgets.approval import BackgroundTurn
+
+    ws = add
+    ws.tools.require_approval("add")
+    live.script(reply(tool_calls=[call("add", {"a": 1})]), reply("not added"), reply("free again"))
+    turn = BackgroundTurn(ws, lambda **kw: ws.conversation.send("add 1", **kw)).start()
+    wait_for(lambda: cards(turn.box))
+    find(turn.box, "halion-chat-cell-stop").click()
+    assert turn.join(20) and turn.result is not None
+    assert [m["content"] for m in ws.conversation.messages if m["role"] == "tool"] == [
+        "Error: The person declined to run 'add': the person stopped the answer"]
+    assert find_all(turn.box, "halion-chat-cell-stop") == []
