@@ -397,7 +397,7 @@ def _images_of(r: ToolCallRecord) -> list[Image]:
     value = r.outcome.value if r.outcome is not None and r.ok else None
     if value is None:
         return []
-    items = value if isinstance(value, (list, tuple)) else [value]
+    items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
     found = [as_image(v) for v in items[:8]]
     return [i for i in found if i is not None]
 

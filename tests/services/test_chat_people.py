@@ -258,6 +258,19 @@ def test_an_image_too_large_is_described_not_sent(ws: Workspace, fake_openai: Fa
     assert "larger than the 0 KB bound" in parts[1]["text"]
 
 
+def test_an_image_inside_a_dict_result_is_sent_too(ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    def chart() -> dict:
+        """A chart and its summary."""
+        return {"summary": "flat", "chart": Image(png(10, 10))}
+
+    ws.tools.register(chart)
+    fake_openai.script(reply(tool_calls=[call("chart", {})]), reply("flat"))
+    ws.chat("chart")
+    sent = fake_openai.requests[1]["messages"]
+    assert json.loads(sent[-2]["content"])["chart"]["type"] == "image"
+    assert sent[-1]["content"][1]["type"] == "image_url"
+
+
 def test_the_person_sends_an_image(ws: Workspace, fake_openai: FakeOpenAI) -> None:
     fake_openai.script(reply("A navy square."))
     ws.chat("what is this?", images=[png(20, 20)])
