@@ -11,8 +11,6 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
-from .text import left_aligned
-
 PLAIN, HTML, MARKDOWN = "text/plain", "text/html", "text/markdown"
 
 VIEWS: dict[tuple[str, str], dict[str, str]] = {
@@ -45,7 +43,7 @@ def formats(obj: Any) -> dict[str, str]:
     for cls in type(obj).__mro__:
         specs = VIEWS.get((cls.__module__, cls.__qualname__))
         if specs is not None:
-            return {mime: left_aligned(view(spec)(obj)) if mime == HTML else view(spec)(obj)
+            return {mime: _left_aligned(view(spec)(obj)) if mime == HTML else view(spec)(obj)
                     for mime, spec in specs.items()}
     return {PLAIN: repr(obj)}
 
@@ -53,7 +51,7 @@ def formats(obj: Any) -> dict[str, str]:
 def _printer(mime: str, spec: str) -> Callable[..., Any]:
     def rich(obj: Any) -> str:
         text = view(spec)(obj)
-        return left_aligned(text) if mime == HTML else text
+        return _left_aligned(text) if mime == HTML else text
 
     def pretty(obj: Any, p: Any, cycle: bool) -> None:  # IPython's pretty-printer signature
         p.text(view(spec)(obj))
@@ -90,3 +88,9 @@ def detach(shell: Any) -> None:
         formatter.pop(f"{module}.{name}", None)
         if old is not None:
             formatter.for_type_by_name(module, name, old)
+
+
+def _left_aligned(html: str) -> str:
+    from .text import left_aligned  # loaded with the first view shown, not when printers attach
+
+    return left_aligned(html)
