@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from .markdown import render as render_markdown
-from .text import Redact, icon, shown
+from .text import Redact, icon, left_aligned, shown
 
 _BOX = "border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;margin:4px 0;font-family:sans-serif;font-size:13px"
 _PRE = "white-space:pre-wrap;margin:4px 0;font-size:12px;background:#f6f8fa;padding:6px;border-radius:4px"
@@ -211,4 +211,4 @@ class LogTable:
             style = ' style="color:#cf222e"' if r.error else ""
             rows.append(f"<tr{style}>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>")
         body = "".join(rows) or f'<tr><td colspan="{len(self._HEAD)}"><i>no calls logged</i></td></tr>'
-        return f'<table class="halion-log" style="font-size:12px"><tr>{head}</tr>{body}</table>'
+        return left_aligned(f'<table class="halion-log" style="font-size:12px"><tr>{head}</tr>{body}</table>')

@@ -11,7 +11,7 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from .text import clip
+from .text import aligned_left, clip
 
 REDACTED = "***"
 _HOLD = "\ue000halion-redacted\ue001"
@@ -79,6 +79,7 @@ def _renderer() -> Any:
     return md
 
 
+@aligned_left
 def render(text: str) -> str:
     """Safe HTML for the model's Markdown `text` (bounded by `text.clip`)."""
     html = _renderer().render(clip(text).replace(REDACTED, _HOLD))

@@ -1,6 +1,7 @@
 """Values as display text: redacted first, then bounded, so a view never holds a whole huge result."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -57,3 +58,12 @@ def left_aligned(html: str) -> str:
         return "<" + tag + attrs + ' style="text-align:left">'
 
     return _CELL.sub(cell, html)
+
+
+def aligned_left(render: Callable[..., str]) -> Callable[..., str]:
+    """Decorator: the HTML `render` returns, with its table cells aligned left (see `left_aligned`)."""
+    @functools.wraps(render)
+    def wrapped(*args: Any, **kwargs: Any) -> str:
+        return left_aligned(render(*args, **kwargs))
+
+    return wrapped

@@ -9,7 +9,7 @@ import json
 from html import escape
 from typing import Any
 
-from .text import clip, icon
+from .text import aligned_left, clip, icon
 
 _CARD = "border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;font-family:sans-serif;font-size:13px"
 
@@ -46,6 +46,7 @@ def parameter_rows(parameters: dict[str, Any]) -> list[tuple[str, str, bool, str
     return rows
 
 
+@aligned_left
 def tool_card(tool: Any, *, active: bool | None = None, postprocess: bool | None = None,
               approval: bool = False) -> str:
     """A compact card: name, description, parameters, and state when known."""
@@ -76,6 +77,7 @@ def tool_card(tool: Any, *, active: bool | None = None, postprocess: bool | None
     )
 
 
+@aligned_left
 def tools_table(registry: Any) -> str:
     """Every tool with its state, one row each."""
     rows = []

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from .text import left_aligned
+
 
 def money(cost: float | None) -> str:
     if cost is None:
@@ -20,7 +22,7 @@ def _table(head: Sequence[str], rows: list[tuple[str, ...]], cls: str, empty: st
     text = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [tuple(head), *rows])
     cells = "".join(f'<th align="left">{escape(h)}</th>' for h in head)
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return text, f'<table class="{cls}" style="font-size:12px"><tr>{cells}</tr>{body}</table>'
+    return text, left_aligned(f'<table class="{cls}" style="font-size:12px"><tr>{cells}</tr>{body}</table>')
 
 
 @dataclass

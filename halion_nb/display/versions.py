@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from .text import clip
+from .text import aligned_left, clip
 
 _BOX = "border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;margin:4px 0;font-size:12px"
 _LINE_STYLES = (
@@ -38,6 +38,7 @@ def history_text(name: str, versions: Sequence[Any]) -> str:
                      + [f"  {version_line(v)}" for v in reversed(versions)])
 
 
+@aligned_left
 def history_html(name: str, versions: Sequence[Any]) -> str:
     """The history as a table, newest first."""
     if not versions:
