@@ -13,16 +13,12 @@ import os
 import sqlite3
 import threading
 import time
-import weakref
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, get_args
 
 from halion_nb.core.encoding import to_jsonable
-from halion_nb.core.log_writer import RowWriter
 from halion_nb.errors import StateFileError
 from halion_nb.models import CallKind, CallRecord
 
@@ -76,12 +72,6 @@ _COLUMNS = (
     "id, ts, kind, conversation_id, name, arguments, result, error, "
     "duration_ms, prompt_tokens, completion_tokens, meta, caller, user, version"
 )
-_INSERT = (
-    "INSERT INTO calls (ts, kind, conversation_id, name, arguments, result, error, duration_ms, "
-    "prompt_tokens, completion_tokens, meta, caller, user, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_DEFERRING: ContextVar[frozenset[CallLog]] = ContextVar("_DEFERRING", default=frozenset())
-"""The logs whose rows this context queues (`CallLog.deferred`)."""
 _BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
 _CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _INHERITED: list[sqlite3.Connection] = []
@@ -110,7 +100,6 @@ class CallLog:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._conn_key: tuple[int, int, int] | None = None  # (pid, st_dev, st_ino)
-        self._writer = RowWriter(_weak_writer(self))  # weak: a dropped CallLog still closes its file
 
     def __repr__(self) -> str:
         return f"CallLog({str(self.path)!r})"
@@ -131,41 +120,23 @@ class CallLog:
         caller: str | None = None,
         user: str | None = None,
         version: str | None = None,
-    ) -> int | None:
-        """Write one call and return its id. Secrets are redacted before writing.
+    ) -> int:
+        """Write one call and return its id. Secrets are redacted before writing."""
+        row = self._row(
+            kind, name, conversation_id, arguments, result, error,
+            duration_ms, prompt_tokens, completion_tokens, meta,
+        ) + tuple(None if v is None else self._clean(str(v)) for v in (caller, user, version))
 
-        Inside `deferred()` the row is queued instead (and None returned): it is written behind the
-        caller and is on disk when the `deferred` block ends.
-        """
-        if kind not in KINDS:
-            raise ValueError(f"unknown call kind {kind!r}; use one of {', '.join(KINDS)}")
-        if meta is not None and not isinstance(meta, Mapping):
-            raise ValueError(f"meta must be a dict, got {type(meta).__name__}")
-        ts = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO calls (ts, kind, conversation_id, name, arguments, result, "
+                "error, duration_ms, prompt_tokens, completion_tokens, meta, caller, user, version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            return int(cur.lastrowid)  # type: ignore[arg-type]
 
-        def make() -> tuple[Any, ...]:
-            row = self._row(kind, name, conversation_id, arguments, result, error,
-                            duration_ms, prompt_tokens, completion_tokens, meta)
-            return (ts, *row[1:], *(None if v is None else self._clean(str(v)) for v in (caller, user, version)))
-
-        if self in _DEFERRING.get():
-            self._writer.put(make)
-            return None
-        row = make()
-        return self._write(lambda conn: int(conn.execute(_INSERT, row).lastrowid))  # type: ignore[arg-type]
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Queue this context's rows and write them behind it; when the block ends they are on disk."""
-        token = _DEFERRING.set(_DEFERRING.get() | {self})
-        try:
-            yield
-        finally:
-            _DEFERRING.reset(token)
-            self._writer.flush()
-
-    def _write_rows(self, rows: list[tuple[Any, ...]]) -> None:
-        self._write(lambda conn: conn.executemany(_INSERT, rows))
+        return self._write(insert)
 
     def clear(self) -> int:
         """Delete every row; return how many there were. Ids are not reused."""
@@ -263,6 +234,10 @@ class CallLog:
         error: Any, duration_ms: Any, prompt_tokens: Any, completion_tokens: Any,
         meta: Mapping[str, Any] | None,
     ) -> tuple[Any, ...]:
+        if kind not in KINDS:
+            raise ValueError(f"unknown call kind {kind!r}; use one of {', '.join(KINDS)}")
+        if meta is not None and not isinstance(meta, Mapping):
+            raise ValueError(f"meta must be a dict, got {type(meta).__name__}")
         if isinstance(error, BaseException):
             error = f"{type(error).__name__}: {error}"
         truncated: list[str] = []
@@ -542,14 +517,3 @@ def _to_record(row: tuple[Any, ...]) -> CallRecord:
         user=row[13],
         version=row[14],
     )
-
-
-def _weak_writer(log: CallLog) -> Callable[[list[tuple[Any, ...]]], None]:
-    ref = weakref.ref(log)
-
-    def write(rows: list[tuple[Any, ...]]) -> None:
-        target = ref()
-        if target is not None:
-            target._write_rows(rows)
-
-    return write

@@ -201,11 +201,10 @@ class Conversation:
         images, figures) go with the message; `approve` answers the tools that need approval.
         """
         with self._one_turn():
-            with self.ws.log.deferred():  # the turn's rows are on disk when it returns
-                self.messages.append(user_message(self.ws, message, context, images))
-                self._failed = False
-                self._persist()
-                result = self._turn(len(self.messages) - 1, model, stream, on_text, cancel, approve)
+            self.messages.append(user_message(self.ws, message, context, images))
+            self._failed = False
+            self._persist()
+            result = self._turn(len(self.messages) - 1, model, stream, on_text, cancel, approve)
             return self._with_today(result)
 
     def retry(self, *, model: str | None = None, stream: bool | None = None,
@@ -217,15 +216,14 @@ class Conversation:
         run again); after a finished turn it drops that turn's answer and asks anew.
         """
         with self._one_turn():
-            with self.ws.log.deferred():  # the turn's rows are on disk when it returns
-                users = [i for i, m in enumerate(self.messages) if is_person(m)]
-                if not users:
-                    raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
-                if not self._failed:
-                    del self.messages[users[-1] + 1:]
-                    self._saved = min(self._saved, len(self.messages))  # the store rewrites from here
-                self._failed = False
-                result = self._turn(users[-1], model, stream, on_text, cancel, approve)
+            users = [i for i, m in enumerate(self.messages) if is_person(m)]
+            if not users:
+                raise HalionError("nothing to retry: this conversation has no message yet; use send() first.")
+            if not self._failed:
+                del self.messages[users[-1] + 1:]
+                self._saved = min(self._saved, len(self.messages))  # the store rewrites from here
+            self._failed = False
+            result = self._turn(users[-1], model, stream, on_text, cancel, approve)
             return self._with_today(result)
 
     def _with_today(self, result: ChatResult) -> ChatResult:

@@ -68,6 +68,15 @@ class Inflight:
 
         WORKERS.submit(lambda: context.run(run))
 
+    def run_here(self, work: Callable[[Callable[[Any], None]], None]) -> list[Any]:
+        """Run `work(put)` on this thread and return what it put; the time running out is DeadlinePassed."""
+        items: list[Any] = []
+        try:
+            work(items.append)
+        except (RequestAborted, openai.APITimeoutError) as exc:  # the hook found the time up, or a read timed out
+            raise DeadlinePassed(self.timeout, midway=False) from exc
+        return items
+
     def _put(self, item: Any) -> None:
         if self.aborted.is_set():
             raise RequestAborted("the caller stopped waiting for this model request")

@@ -180,13 +180,19 @@ def _on_response(response: Any) -> None:
 
 
 def _waited(ws: "Workspace", work: Callable[[Callable[[Any], None]], None],
-            cancel: threading.Event | None = None) -> Iterator[Any]:
-    """Run `work(put)` (the SDK call) on a worker thread; what it puts, as it comes, within the deadline."""
+            cancel: threading.Event | None = None, *, here: bool = False) -> Iterator[Any]:
+    """Run `work(put)` (the SDK call) on a worker thread; what it puts, as it comes, within the deadline.
+
+    `here`: nobody can press Stop and nothing streams, so the call runs on this thread (no hand-off);
+    the deadline holds all the same, through the per-attempt timeouts the HTTP hook sets.
+    """
     from .inflight import Inflight
 
     run = Inflight(float(ws.request_timeout), on_unseen=lambda: _close_connections(ws))
     token = _inflight.set(run)
     try:
+        if here and cancel is None:
+            return iter(run.run_here(work))
         run.start(work)
     finally:
         _inflight.reset(token)
@@ -222,7 +228,7 @@ def complete(
 
             call.out = _assemble(_waited(ws, receive, cancel), on_text, cancel, ws.env.stream_redactor())
         else:
-            answers = list(_waited(ws, lambda put: put(api.chat.completions.create(**request)), cancel))
+            answers = list(_waited(ws, lambda put: put(api.chat.completions.create(**request)), cancel, here=True))
             if not answers:  # Stop pressed while waiting: the request was closed
                 call.out = Completion(finish_reason="cancelled", cancelled=True)
             else:

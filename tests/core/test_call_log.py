@@ -469,15 +469,3 @@ def test_token_totals_sum_todays_model_calls_per_model(tmp_path: Path) -> None:
     assert log.token_totals(midnight) == {"gpt-4.1-mini": (150, 15), "local-model": (7, 3)}
     tokens, cost = today_cost(log, Prices())
     assert tokens == 175 and cost is None  # a model without a price makes the day's cost unknown
-
-
-def test_rows_deferred_by_a_turn_are_on_disk_when_it_ends(tmp_path: Path) -> None:
-    log = CallLog(tmp_path / "calls.sqlite")
-    with log.deferred():
-        ids = [log.record("tool", name=f"t{i}", arguments={"i": i}) for i in range(50)]
-        with pytest.raises(ValueError, match="unknown call kind"):  # bad calls still fail at once
-            log.record("nonsense")
-    assert ids == [None] * 50
-    fresh = CallLog(tmp_path / "calls.sqlite")  # another reader sees every row, in order
-    assert [r.name for r in fresh.recent(100)][::-1] == [f"t{i}" for i in range(50)]
-    assert log.record("tool", name="after") is not None  # outside the block, rows are written in place
