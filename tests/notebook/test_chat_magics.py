@@ -3,33 +3,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 import halion_nb.workspace as workspace_module
 from halion_nb.display.chat import StreamingText
 from halion_nb.testing import FakeOpenAI, call, error, reply
-from halion_nb.workspace import Workspace, use_workspace
 
 KEY = "sk-fake-key-for-tests"
 
 
-@pytest.fixture
-def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> Iterator[Any]:
-    from IPython.testing.globalipapp import get_ipython, start_ipython
-
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.delenv("HALION_REPLAY", raising=False)
-    monkeypatch.delenv("HALION_MODEL", raising=False)
-    monkeypatch.setattr(workspace_module, "_current", None)
-    ws = use_workspace(Workspace(tmp_path, model="gpt-test"))
-    ws.max_retries = 0
-    shell = start_ipython() or get_ipython()  # one shell per process: started once, then reused
-    shell.run_line_magic("load_ext", "halion_nb")
-    yield shell
-    ws.log.close()
 
 
 def run(shell: Any, line: str, cell: str | None = None) -> Any:

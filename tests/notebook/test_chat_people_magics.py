@@ -3,32 +3,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-import halion_nb.workspace as workspace_module
 from halion_nb.testing import FakeOpenAI, call, reply
-from halion_nb.workspace import Workspace, use_workspace, workspace
+from halion_nb.workspace import workspace
 
 KEY = "sk-fake-key-for-tests"
 
 
 @pytest.fixture
-def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> Iterator[Any]:
-    from IPython.testing.globalipapp import get_ipython, start_ipython
-
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.delenv("HALION_REPLAY", raising=False)
-    monkeypatch.delenv("HALION_MODEL", raising=False)
-    monkeypatch.setattr(workspace_module, "_current", None)
-    ws = use_workspace(Workspace(tmp_path, model="gpt-4.1-mini"))
-    ws.max_retries = 0
-    shell = start_ipython() or get_ipython()
-    shell.run_line_magic("load_ext", "halion_nb")
-    yield shell
-    ws.log.close()
+def model() -> str:
+    return "gpt-4.1-mini"  # priced: the usage tests show a cost
 
 
 def run(shell: Any, source: str) -> Any:
