@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from ..errors import (
-    AuthenticationFailed, BadRequest, ConfigError, ConnectionLost, HalionError, ModelServiceError,
-    RateLimited, ServiceTimeout, ServiceUnavailable,
+    ConfigError,
+    HalionError,
+    ModelServiceError,
 )
+from .model_errors import StreamEnded, map_error, shorten
 
 if TYPE_CHECKING:
     import openai
@@ -301,10 +303,6 @@ class _CallbackFailed(Exception):
         self.error = error
 
 
-class _StreamEnded(Exception):
-    """A stream that closed cleanly before the model finished its answer (no finish_reason came)."""
-
-
 def _from_response(response: Any) -> Completion:
     choice = response.choices[0] if response.choices else None
     out = Completion(finish_reason=choice.finish_reason if choice else None)
@@ -366,7 +364,7 @@ def _assemble(chunks: Any, on_text: Callable[[str], None] | None, cancel: thread
     if out.cancelled:
         out.finish_reason = "cancelled"
     elif out.finish_reason is None:  # the SDK does not insist on [DONE]: a half answer would pass as whole
-        raise _StreamEnded(f"{len(text)} text piece(s) and {len(slots)} tool call(s) had arrived")
+        raise StreamEnded(f"{len(text)} text piece(s) and {len(slots)} tool call(s) had arrived")
     else:
         out.tool_calls = [{**s, "id": s["id"] or _call_id()} for _, s in sorted(slots.items())]
     return out
@@ -402,114 +400,9 @@ def parse_structured(
         if parsed is None:
             call.problem = ModelServiceError(
                 f"the model gave no structured reply "
-                f"({_shorten(ws.env.redact(call.out.content or 'no content'), 200)}). Try again or rephrase."
+                f"({shorten(ws.env.redact(call.out.content or 'no content'), 200)}). Try again or rephrase."
             )
     return parsed  # type: ignore[return-value]
-
-
-def map_error(exc: BaseException, ws: "Workspace | None" = None, *,
-              attempts: list[dict[str, Any]] | None = None) -> HalionError:
-    """The `halion_nb.errors` exception for an SDK (or transport) error, with what to do about it.
-
-    `attempts` (one dict per HTTP attempt, with its status) lets a timeout say what was tried.
-    """
-    import openai
-
-    from .inflight import DeadlinePassed
-
-    if isinstance(exc, HalionError):
-        return exc
-    timeout = getattr(ws, "request_timeout", None)
-    retries = getattr(ws, "max_retries", "the SDK's")
-    where = os.environ.get("OPENAI_BASE_URL") or "the OpenAI API"
-    if ws is not None and ws.replay and where == "the OpenAI API" and not os.environ.get("OPENAI_API_KEY"):
-        where = f"the recording {ws.replay.name}"
-    redact = ws.env.redact if ws is not None else str  # before anything is shortened: no piece of a secret is kept
-    detail = _service_message(exc, redact)
-    mapped: HalionError
-    if isinstance(exc, _StreamEnded):
-        mapped = ConnectionLost(
-            f"the answer from {where} stopped before the model finished it (the stream ended without a "
-            f"finish_reason; {exc}). Nothing of it was kept: call ws.conversation.retry()."
-        )
-    elif isinstance(exc, (DeadlinePassed, openai.APITimeoutError)):
-        within = f"within {timeout:g} s (ws.request_timeout)" if timeout else "in time"
-        midway = ": it went quiet midway through its answer, and nothing of it was kept" if getattr(
-            exc, "midway", False) else ""
-        mapped = ServiceTimeout(
-            f"the model service did not answer {within}{_tried(attempts)}{midway}. "
-            "Try again, or raise ws.request_timeout for slow models."
-        )
-    elif isinstance(exc, openai.APIConnectionError):
-        mapped = ConnectionLost(
-            f"the connection to {where} failed or was cut midway ({_cause(exc, redact)}). Check that the server is "
-            "running and OPENAI_BASE_URL is right, then call ws.conversation.retry()."
-        )
-    elif isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-        mapped = AuthenticationFailed(
-            f"the model service refused the API key ({exc.status_code}: {detail}). "
-            "Check OPENAI_API_KEY (ws.env.set('OPENAI_API_KEY', '...')) and that it may use this model."
-        )
-    elif isinstance(exc, openai.RateLimitError):
-        mapped = RateLimited(
-            f"the model service is rate limiting requests (429 after {retries} retries: {detail}). "
-            "Wait a moment and call ws.conversation.retry(), or raise ws.max_retries."
-        )
-    elif isinstance(exc, openai.InternalServerError) or (
-        isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
-    ):
-        mapped = ServiceUnavailable(
-            f"the model service failed ({exc.status_code} after {retries} retries: {detail}). "
-            "Try again later with ws.conversation.retry()."
-        )
-    elif isinstance(exc, openai.NotFoundError):
-        mapped = BadRequest(
-            f"the model service answered 404 ({detail}). Check the model name (HALION_MODEL, now "
-            f"{getattr(ws, 'model', '?')!r}) and OPENAI_BASE_URL (it usually ends in /v1)."
-        )
-    elif isinstance(exc, openai.APIStatusError):
-        mapped = BadRequest(
-            f"the model service rejected the request ({exc.status_code}: {detail}). "
-            "Check the model name and the tools' schemas, then call ws.conversation.retry()."
-        )
-    elif isinstance(exc, (openai.APIResponseValidationError, ValueError)):
-        mapped = ServiceUnavailable(
-            f"the model service sent an answer that cannot be read ({_shorten(redact(str(exc)), 160)}). "
-            "Check that OPENAI_BASE_URL points at an OpenAI-compatible server, then retry."
-        )
-    elif isinstance(exc, openai.OpenAIError):
-        mapped = ModelServiceError(f"the model service failed: {_shorten(redact(str(exc)), 200)}")
-    else:
-        mapped = ModelServiceError(f"the model request failed: {type(exc).__name__}: {_shorten(redact(str(exc)), 200)}")
-    return mapped
-
-
-def _tried(attempts: list[dict[str, Any]] | None) -> str:
-    """", all 3 attempts included (the last answered HTTP 503)" when the SDK retried; else ""."""
-    if not attempts or len(attempts) < 2:
-        return ""
-    status = attempts[-1].get("status")
-    last = f" (the last answered HTTP {status})" if status else ""
-    return f", all {len(attempts)} attempts included{last}"
-
-
-def _service_message(exc: BaseException, redact: Callable[[str], str] = str) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
-        if isinstance(inner, dict) and inner.get("message"):
-            return _shorten(redact(str(inner["message"])), 200)
-    return _shorten(redact(getattr(exc, "message", None) or str(exc)), 200)
-
-
-def _cause(exc: BaseException, redact: Callable[[str], str] = str) -> str:
-    inner = exc.__cause__ or exc.__context__
-    return f"{type(inner).__name__}: {_shorten(redact(str(inner)), 120)}" if inner is not None else redact(str(exc))
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _log_model(
@@ -521,7 +414,7 @@ def _log_model(
     last = messages[-1] if messages else {}
     arguments = {
         "messages": len(messages),
-        "last": {"role": last.get("role"), "content": _shorten(ws.env.redact(_content_text(last.get("content"))), 2000)},
+        "last": {"role": last.get("role"), "content": shorten(ws.env.redact(_content_text(last.get("content"))), 2000)},
         "tools": [t.get("function", {}).get("name") for t in tools or []],
         "stream": stream,
     }
@@ -569,8 +462,3 @@ def _content_text(content: Any) -> str:
                         f"[{image_stub(str((p.get('image_url') or {}).get('url', '')))}]"
                         for p in content if isinstance(p, dict))
     return str(content or "")
-
-
-def dumps_result(value: Any) -> str:
-    """A tool result as message text: str as is, anything else as JSON (`default=str`)."""
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
