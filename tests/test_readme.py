@@ -27,3 +27,15 @@ def test_readme_opens_with_the_two_setup_commands() -> None:
     assert "pytest" in commands[1]
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert "pip install -q -e \".[test]\"" in ci and "pytest" in ci
+
+
+def test_the_help_lists_commands_in_one_order_whatever_was_imported_first() -> None:
+    import subprocess
+    import sys
+
+    code = "import {first}; from halion_nb.notebook.commands import help_text; print(help_text())"
+    outputs = {subprocess.run([sys.executable, "-c", code.format(first=first)], capture_output=True, text=True,
+                              check=True, timeout=120).stdout
+               for first in ("halion_nb.notebook.chain_commands", "halion_nb.notebook.version_commands",
+                             "halion_nb.notebook.tool_commands")}
+    assert len(outputs) == 1

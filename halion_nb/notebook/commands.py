@@ -17,10 +17,13 @@ from .command_spec import COMMANDS, Command, UsageError, arg, command, fail
 __all__ = ["COMMANDS", "Command", "UsageError", "arg", "command", "fail", "help_text", "run_command"]
 
 
+MODULES = ("tool_commands", "chat_commands", "chain_commands", "env_commands", "panel_commands", "mcp_commands",
+           "version_commands")
+"""The modules that register subcommands, in the order help lists them."""
+
+
 def _load_all() -> None:
-    from . import tool_commands  # noqa: F401  (each module registers its subcommands)
-    for module in ("chat_commands", "chain_commands", "env_commands", "panel_commands", "mcp_commands",
-                   "version_commands"):
+    for module in MODULES:  # each module registers its subcommands
         try:
             __import__(f"{__package__}.{module}")
         except ModuleNotFoundError as exc:
@@ -29,9 +32,12 @@ def _load_all() -> None:
 
 
 def help_text() -> str:
+    """Every subcommand's usage and summary, in a fixed order (whatever imported which module first)."""
     _load_all()
+    order = {f"{__package__}.{m}": i for i, m in enumerate(MODULES)}
+    listed = sorted(COMMANDS.values(), key=lambda c: order.get(c.handler.__module__, len(order)))  # stable
     lines = ["%halion SUBCOMMAND ...", ""]
-    lines += [f"  {c.usage}\n      {c.summary}" for c in COMMANDS.values()]
+    lines += [f"  {c.usage}\n      {c.summary}" for c in listed]
     from .tool_cell import TOOL_PARSER
 
     lines += ["", "%%tool cell magic:", f"  {TOOL_PARSER.format_usage().removeprefix('usage: ').strip()}",
