@@ -193,7 +193,7 @@ class ChainHandler(HalionHandler):
             raise RequestError(400, f"Chain '{name}' was not saved; fix these first: {'; '.join(problems)}.",
                                problems=problems)
         existed = name in chains
-        chains.save(chain)
+        chains.save(chain, user=self.username)  # the history says who saved it
         self.reply(chain_detail(chain, []), status=200 if existed else 201)
 
 

@@ -167,3 +167,9 @@ async def test_an_unreadable_log_is_a_json_500_saying_what_to_do(api, halion):
     assert (status, body["status"]) == (500, 500)
     assert "not a readable SQLite database" in body["message"] and "Move it aside" in body["message"]
     assert log_file.read_bytes() == b"this is not sqlite" * 100
+
+
+async def test_a_chain_saved_over_rest_records_the_jupyter_user_in_its_history(api, halion):
+    status, _ = await api("chains", "plus_one", method="PUT", body=chain_to_json(plus_one()), user="alice")
+    assert status == 201
+    assert [v.who for v in halion.workspace.chains.history("plus_one")] == ["alice"]
