@@ -156,6 +156,6 @@ class RunSection:
                 box.result.value = ""
         took = f" in {run.duration_ms:.0f} ms" if run.duration_ms is not None else ""
         if run.error is None:
-            self.panel.view.output.value = message(f"✓ {run.chain.name} finished{took}. Output:", "ok") + pre(safe(run.output))
+            self.panel.view.output.value = message(f"{run.chain.name} finished{took}. Output:", "ok", mark="check") + pre(safe(run.output))
         else:
-            self.panel.view.output.value = message(f"✗ {safe(run.error)}", "error")
+            self.panel.view.output.value = message(safe(run.error), "error", mark="times")

@@ -12,7 +12,7 @@ from ._form import OMIT, FormField, blank
 from ._ui import Banner, ConfirmBar, PanelView, button, css, field_widget, heading, html, message, show
 
 INPUT_TYPES = ("string", "integer", "number", "boolean", "array", "object")
-VALID = message("✓ The chain is valid.", "ok")
+VALID = message("The chain is valid.", "ok", mark="check")
 
 
 @dataclass

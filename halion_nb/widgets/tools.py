@@ -342,7 +342,7 @@ class ToolsController(Controller):
 
         def done(outcome: ToolOutcome) -> None:
             if outcome.ok:
-                self.view.run_result.value = (message(f"✓ {name} returned in {outcome.duration_ms:.0f} ms", "ok")
+                self.view.run_result.value = (message(f"{name} returned in {outcome.duration_ms:.0f} ms", "ok", mark="check")
                                               + pre(outcome.content))
             elif outcome.error_kind == "arguments":
                 items = "".join(f"<li>{escape(p)}</li>" for p in outcome.problems or (outcome.error or "",))
