@@ -105,7 +105,7 @@ def risks(tree: ast.Module, nodes: list[ast.AST], names: Names, code: str, env_v
 def _runs_on_import(tree: ast.Module) -> list[str]:
     """Top-level statements that do something when the cell runs (beyond imports and definitions)."""
     lines = []
-    for i, node in enumerate(tree.body):
+    for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)):
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
