@@ -65,7 +65,8 @@ class Workspace:
         self.max_retries = 2
         """Retries the `openai` SDK makes on connection errors, 408, 409, 429 and 5xx."""
         if (self.state_dir / "mcp.json").exists():
-            self.mcp  # noqa: B018 (the property registers the MCP servers' tools from their last listing; no server starts yet)
+            # the property registers the MCP servers' tools from their last listing; no server starts yet
+            self.mcp  # noqa: B018
         self.approver: Approver | None = None
         """Asked before a tool that needs approval runs: `fn(request) -> bool | Decision`; None declines."""
         from .core.images import MAX_BYTES, MAX_SIDE
