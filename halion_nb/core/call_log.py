@@ -292,15 +292,7 @@ class CallLog:
         def in_transaction() -> Any:
             conn = self._connection(create=True)
             assert conn is not None
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(conn)
-                conn.execute("COMMIT")
-                return out
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            return immediate_transaction(conn, fn)
 
         with self._lock:
             return self._retrying(in_transaction)
@@ -422,6 +414,19 @@ class CallLog:
             f"the call log {self.path} could not be used: {exc}. Check that its folder "
             "exists, is writable and has free space."
         )
+
+
+def immediate_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    """`fn(conn)` in one write transaction (taken at once, so writers queue), rolled back if anything fails."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        out = fn(conn)
+        conn.execute("COMMIT")
+        return out
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _code(exc: sqlite3.Error) -> int | None:

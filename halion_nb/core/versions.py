@@ -24,6 +24,7 @@ from typing import Any
 
 from ..errors import StateFileError, ToolNotFoundError
 from ..models import Version
+from .call_log import immediate_transaction
 from .invocation import os_user
 
 log = logging.getLogger(__name__)
@@ -222,23 +223,11 @@ class VersionStore:
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         with self._lock, self._connection(create=True) as conn:
             assert conn is not None
-            return self._retrying(lambda: self._transaction(conn, fn))
+            return self._retrying(lambda: immediate_transaction(conn, fn))
 
     def _read(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         with self._lock, self._connection(create=False) as conn:
             return None if conn is None else self._retrying(lambda: fn(conn))
-
-    @staticmethod
-    def _transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            out = fn(conn)
-            conn.execute("COMMIT")
-            return out
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def _retrying(self, fn: Callable[[], Any]) -> Any:
         deadline = time.monotonic() + self.busy_timeout
