@@ -58,13 +58,17 @@ def hammer(path: Path, save: Callable[[bool], None], parses: Callable[[Path], bo
     a = path.read_bytes()
     save(False)
     b = path.read_bytes()
+    started = time.perf_counter()
     save(True)
+    # kills spread over a few saves however slow this machine is now (a fixed 25 ms window can end
+    # before a loaded machine's first save reaches its write, and then no kill lands mid-write)
+    window = 3 * (time.perf_counter() - started) + 0.005
     assert a != b and len(a) > 50_000 and len(b) > 50_000
     rng = random.Random(seed)
     broken = mid_write = 0
     leftovers = len(temp_files(path.parent))
     for _ in range(TRIALS):
-        kill_during(save, rng.uniform(0.0, 0.025))
+        kill_during(save, rng.uniform(0.0, window))
         data = path.read_bytes()
         if data not in (a, b) or not parses(path):
             broken += 1
