@@ -130,9 +130,18 @@ class ToolHandler(HalionHandler):
     @web.authenticated
     @authorized
     def patch(self, name: str) -> None:
-        """Change `active`, `postprocess` and `approval`, each true or false."""
+        """Change `active` and `postprocess` (true or false); `approval` can only be switched on.
+
+        Whether a tool needs approval is the notebook owner's decision: a REST client may ask for
+        more approval, never less (403, nothing changed).
+        """
         self.ws.tools.get(name)
-        changes = fields(self.body(), {"active": bool, "postprocess": bool, "approval": bool})
+        body = self.body()
+        if "approval" in body and body["approval"] is not True:
+            raise RequestError(403, f"Approval of '{name}' cannot be switched off over REST: it is the owner's "
+                                    f"decision, made in the notebook (ws.tools.require_approval('{name}', False)). "
+                                    "Nothing was changed.")
+        changes = fields(body, {"active": bool, "postprocess": bool, "approval": bool})
         if not changes:
             raise RequestError(400, "Nothing to change: send one or more of active, postprocess, approval.")
         tools = self.ws.tools

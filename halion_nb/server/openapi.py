@@ -43,7 +43,9 @@ ROUTES: tuple[Route, ...] = (
     Route("get", "/tools/{name}", "One tool: its schema, state and source.", "read",
           {200: "The tool.", 404: "No tool of that name."}, result="ToolDetail"),
     Route("patch", "/tools/{name}", "Switch a tool on or off, set postprocess, require approval.", "write",
-          {200: "The tool, changed.", 400: "Not a JSON object, an unknown field, or a value that is not true/false.",
+          {200: "The tool, changed.", 400: "Not a JSON object, an unknown or repeated field, or a value that is "
+                                            "not true/false.",
+           403: "`approval` other than true: approval is switched off only in the notebook, by its owner.",
            404: "No tool of that name.", 413: "The body is larger than HalionApp.max_body_size."},
           body="ToolPatch", result="ToolDetail", example={"active": False}),
     Route("post", "/tools/{name}/call", "Call a tool through the one invocation path (caller 'rest').", "execute",

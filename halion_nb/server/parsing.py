@@ -38,7 +38,9 @@ def json_body(raw: bytes, *, limit: int, empty: dict[str, Any] | None = None) ->
             return dict(empty)
         raise RequestError(400, "The request needs a JSON object as its body.")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique)
+    except _Duplicate as exc:
+        raise RequestError(400, f"The request body names {exc} more than once; send each field once.") from None
     except UnicodeDecodeError:
         raise RequestError(400, "The request body is not UTF-8 text; send JSON.") from None
     except json.JSONDecodeError as exc:
@@ -49,6 +51,19 @@ def json_body(raw: bytes, *, limit: int, empty: dict[str, Any] | None = None) ->
         raise RequestError(400, f"The request body is not valid JSON ({why}).") from None
     if not isinstance(data, dict):
         raise RequestError(400, f"The request body must be a JSON object, not {kind_of(data)}.")
+    return data
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all distinct: parsers disagree on which duplicate wins."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        raise _Duplicate(repr(next(k for k, _ in pairs if k in seen or seen.add(k)))[:80])
     return data
 
 

@@ -1,0 +1,44 @@
+"""Issue 24.1: whether a tool needs approval is the owner's decision, never a REST client's."""
+from __future__ import annotations
+
+import pytest
+
+
+async def test_patch_approval_false_is_refused_and_the_tool_still_needs_approval(api, halion):
+    halion.workspace.tools.require_approval("add")
+    status, body = await api("tools", "add", method="PATCH", body={"approval": False}, user="bob")
+    assert status == 403, body
+    assert "approval" in body["message"] and "notebook" in body["message"]
+    assert halion.workspace.tools.needs_approval("add")
+    status, body = await api("tools", "add", "call", method="POST", body={"arguments": {"a": 1, "b": 2}})
+    assert (status, body["error_kind"]) == (403, "denied")
+
+
+@pytest.mark.parametrize("raw", [
+    '{"approval": false}',
+    '{"approval": true, "approval": false}',
+    '{"approval": false, "approval": true}',
+    '{"\\u0061pproval": false}',
+    '{"approval": null}',
+    '{"approval": "false"}',
+    '{"approval": 0}',
+    '{"active": true, "approval": false}',
+])
+async def test_hostile_bodies_cannot_switch_approval_off_and_change_nothing(api, halion, raw):
+    tools = halion.workspace.tools
+    tools.require_approval("add")
+    tools.disable("add")
+    status, body = await api("tools", "add", method="PATCH", body=raw)
+    assert status in (400, 403), (status, body)
+    assert tools.needs_approval("add") and not tools.is_active("add")  # nothing changed, not even `active`
+
+
+async def test_duplicate_keys_are_refused_everywhere(api, halion):
+    status, body = await api("tools", "add", "call", method="POST", body='{"arguments": {"a": 1, "a": 5, "b": 2}}')
+    assert status == 400 and "more than once" in body["message"], body
+
+
+async def test_switching_approval_on_stays_possible(api, halion):
+    status, body = await api("tools", "add", method="PATCH", body={"approval": True})
+    assert status == 200 and body["state"]["approval"] is True
+    assert halion.workspace.tools.needs_approval("add")
