@@ -25,12 +25,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from ..core.approval import ApprovalRequest, Approver, Decision, decide
+from ..core.approval import Approver
 from ..core.brief import brief
 from ..core.images import Image, as_image, for_model
-from ..core.invocation import ToolOutcome, os_user, parse_arguments
+from ..core.invocation import ToolOutcome
 from ..errors import HalionError
 from . import llm
+from .call_decisions import decide_calls
 from .context import context_block
 from .conversations import IMAGE_NOTE, is_person
 from .tool_limit import check_tool_count
@@ -331,37 +332,26 @@ def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[s
     prompt that shows a card waits here); then every call runs with its decision. Each call is
     bounded by ws.tool_timeout inside the invocation path, so these pool threads never hang.
     """
+    if not calls:
+        return []
     asker = approve or ws.approver
-    decisions: dict[str, Decision] = {}
-    for c in calls:
-        if _asks(ws, c["name"]):
-            if cancel is not None and cancel.is_set():
-                decisions[c["id"]] = Decision(False, "the person stopped the answer", by="halion")
-                continue
-            request = ApprovalRequest(tool=c["name"], arguments=parse_arguments(c["arguments"]), caller="chat",
-                                      user=os_user(), call_id=c["id"], conversation_id=conversation_id)
-            decisions[c["id"]] = decide(asker, request)
+    decided = decide_calls(ws, calls, conversation_id, asker, cancel)  # bound to each call's position
 
-    def one(c: dict[str, Any], log: bool = True) -> ToolOutcome:
-        decided = decisions.get(c["id"])
+    def one(i: int, log: bool = True) -> ToolOutcome:
+        c = calls[i]
         return ws.tools.invoke(c["name"], c["arguments"], caller="chat", conversation_id=conversation_id,
                                call_id=c["id"], tool=tools.get(c["name"]), only_active=True, log=log,
-                               approve=asker if decided is None else (lambda _request: decided))
+                               approve=decided[i] or asker)
 
     if len(calls) == 1:
-        outcomes = [one(calls[0])]
+        outcomes = [one(0)]
     else:  # run at once, logged in call order (the log reads like the answer)
         with ThreadPoolExecutor(max_workers=min(len(calls), POOL_SIZE), thread_name_prefix="halion-chat") as pool:
-            outcomes = list(pool.map(lambda c: one(c, log=False), calls))
+            outcomes = list(pool.map(lambda i: one(i, log=False), range(len(calls))))
         outcomes = [dataclasses.replace(o, log_id=ws.tools.log_outcome(o, conversation_id=conversation_id))
                     for o in outcomes]
     return [ToolCallRecord(id=c["id"], name=c["name"], arguments=o.arguments, result=o.result, error=o.error,
                            duration_ms=o.duration_ms, to_person=o.to_person, outcome=o) for c, o in zip(calls, outcomes)]
-
-
-def _asks(ws: "Workspace", name: str) -> bool:
-    """True when a call of `name` would reach the approval step (a known, active tool that needs approval)."""
-    return name in ws.tools and ws.tools.is_active(name) and ws.tools.needs_approval(name)
 
 
 def _limit_text(limit: str) -> str:
