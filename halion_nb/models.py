@@ -32,6 +32,8 @@ class ToolState(BaseModel):
     postprocess: bool = True
     approval: bool = False
     """True when each call waits for the person to approve it."""
+    deferred: bool = False
+    """Off only until `find_tools` loads it (its MCP server is deferred): the person did not switch it off."""
 
 
 CallKind = Literal["model", "tool", "chain", "step"]

@@ -60,7 +60,7 @@ class ToolManager:
             aside = keep_aside(self.path)
             log.warning("Kept the unreadable %s as %s and wrote a fresh one.", self.path.name, aside.name)
             self.problem = None
-        data = {n: s.model_dump(exclude={"approval"} if not s.approval else None)  # the file stays as it was
+        data = {n: s.model_dump(exclude={k for k in ("approval", "deferred") if not getattr(s, k)})  # as it was
                 for n, s in sorted(self._states.items())}
         atomic_write_json(self.path, data)
         self._stamp = self._file_stamp()

@@ -236,10 +236,11 @@ class ToolRegistry:
         return self.manager.state(name).approval
 
     def enable(self, name: str) -> None:
-        self._set(name, active=True)
+        self._set(name, active=True, deferred=False)
 
     def disable(self, name: str) -> None:
-        self._set(name, active=False)
+        """Switch the tool off: the model no longer sees it, and `find_tools` never switches it back on."""
+        self._set(name, active=False, deferred=False)
 
     def set_postprocess(self, name: str, postprocess: bool) -> None:
         self._set(name, postprocess=bool(postprocess))

@@ -263,7 +263,7 @@ class McpServers:
                 registry.remove(old.name)
         for tool in tools:
             if config.deferred and tool.name not in states:
-                registry.manager.update(tool.name, active=False)  # offered once find_tools loads it
+                registry.manager.update(tool.name, active=False, deferred=True)  # offered once find_tools loads it
             registry.add(tool)
         if skipped:
             self.problems[server] = "; ".join(skipped)

@@ -3,6 +3,8 @@
 `find_tools` is a built-in tool the model calls to search the tools of deferred servers
 (`ws.mcp.add(..., deferred=True)`) by name and description; the ones it finds are switched on,
 so their definitions are sent from the next model request on, instead of all of them always.
+It only loads tools that are off because their server is deferred: what the person switched off
+(`ws.tools.disable`, `ws.mcp.disable`) stays off and is not even listed.
 """
 from __future__ import annotations
 
@@ -54,9 +56,13 @@ def find(ws: "Workspace", query: str, limit: int = 5) -> list[dict[str, Any]]:
 
     deferred = {n for n, c in ws.mcp.servers().items() if c.deferred}
     words = {w for w in re.findall(r"[a-z0-9]+", query.lower()) if len(w) > 1}
+    states = ws.tools.manager.states()
     scored = []
     for tool in ws.tools.all():
         if not isinstance(tool, McpTool) or tool.server not in deferred:
+            continue
+        state = states.get(tool.name)
+        if state is not None and not state.active and not state.deferred:  # the person switched it off
             continue
         text = f"{tool.name.replace('_', ' ')} {tool.description}".lower()
         hits = sum(1 for w in words if w in text)

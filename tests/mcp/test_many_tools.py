@@ -73,3 +73,31 @@ def test_save_all_skips_tools_without_code_of_their_own(tmp_path: Path) -> None:
     install_finder(ws)
     run_command(None, "save --all", None)
     assert sorted(p.name for p in ws.tools.dir.glob("*.py")) == ["shout.py"]
+
+
+@pytest.mark.parametrize("switch", ["tool", "server"])
+def test_find_tools_never_switches_on_what_the_person_switched_off(served_ws: Workspace, fake_openai: FakeOpenAI,
+                                                                  time_cmd: list[str], switch: str) -> None:
+    """Issue 24.3: the model can load definitions, never change what the person switched off."""
+    ws = served_ws
+    try:
+        ws.mcp.add("time", time_cmd, deferred=True)
+        if switch == "tool":
+            ws.tools.disable("time__convert_time")
+        else:
+            ws.mcp.disable("time")
+        fake_openai.script(reply(tool_calls=[call("find_tools", {"query": "convert time timezones current"})]),
+                           reply("nothing to load"))
+        result = ws.chat("What is 08:00 UTC in Tokyo?")
+        found = [f["name"] for f in result.tool_calls[0].result]
+        assert "time__convert_time" not in found
+        assert not ws.tools.is_active("time__convert_time")
+        if switch == "server":
+            assert found == [] and not ws.tools.is_active("time__get_current_time")
+        else:
+            assert found == ["time__get_current_time"]  # still deferred, so the model may load it
+        reopened = Workspace(ws.path)  # the person's switch survives a restart
+        assert not reopened.tools.is_active("time__convert_time")
+        reopened.close()
+    finally:
+        ws.close()
