@@ -15,6 +15,8 @@ class ApprovalRequest:
     user: str | None = None
     call_id: str | None = None
     conversation_id: str | None = None
+    chain: tuple[str, ...] = ()
+    """The chains this call runs inside, outermost first (empty for a direct call)."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import HalionError, ToolArgumentError, ToolNotFoundError
+from . import call_context
 from .approval import ApprovalRequest, Approver, Decision, decide
 from .brief import brief
 from .encoding import dumps, to_jsonable
@@ -146,10 +147,18 @@ class Invoker:
                conversation_id: str | None = None, call_id: str | None = None, timeout: float | None = None,
                approve: Approver | None = None, log_kind: str = "tool", meta: Mapping[str, Any] | None = None,
                log: bool = True, tool: "Tool | None" = None, only_active: bool = False) -> ToolOutcome:
-        """Run one tool call from `caller` and return its outcome; the log row is written here."""
-        user = user or os_user()
-        outcome = self._run(name, arguments, caller=caller, user=user, conversation_id=conversation_id,
-                            call_id=call_id, timeout=timeout, approve=approve, tool=tool, only_active=only_active)
+        """Run one tool call from `caller` and return its outcome; the log row is written here.
+
+        Inside another call (a chain step, a tool calling a tool), the outermost call's caller, user
+        and approver stand instead of these, and the log row names the chains in between (`via`).
+        """
+        with call_context.entered(caller, user or os_user(), approve) as context:
+            caller, user, approve = context.caller, context.user or os_user(), context.approve
+            if context.chain:
+                meta = {**(meta or {}), "via": list(context.chain)}
+            outcome = self._run(name, arguments, caller=caller, user=user, conversation_id=conversation_id,
+                                call_id=call_id, timeout=timeout, approve=approve, tool=tool, only_active=only_active,
+                                chain=context.chain)
         if log:
             outcome = dataclasses.replace(outcome, log_id=self.log_outcome(
                 outcome, kind=log_kind, conversation_id=conversation_id, meta=meta))
@@ -157,7 +166,7 @@ class Invoker:
 
     def _run(self, name: str, arguments: Any, *, caller: str, user: str, conversation_id: str | None,
              call_id: str | None, timeout: float | None, approve: Approver | None, tool: "Tool | None",
-             only_active: bool) -> ToolOutcome:
+             only_active: bool, chain: tuple[str, ...] = ()) -> ToolOutcome:
         base = dict(name=str(name), caller=caller, arguments=parse_arguments(arguments), user=user, call_id=call_id)
         registered = tool is None or tool.name in self.registry
         try:
@@ -175,7 +184,7 @@ class Invoker:
         decision = None
         if state is not None and state.approval:
             request = ApprovalRequest(tool=tool.name, arguments=base["arguments"], caller=caller, user=user,
-                                      call_id=call_id, conversation_id=conversation_id)
+                                      call_id=call_id, conversation_id=conversation_id, chain=chain)
             decision = decide(approve or self._approver(), request)
             if not decision.approved:
                 why = f": {decision.reason}" if decision.reason else "."
@@ -237,7 +246,7 @@ def run_bounded(fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float |
     A worker that times out is abandoned (it ends on its own, or never) and, being a daemon,
     never keeps the interpreter from exiting.
     """
-    future = WORKERS.submit(lambda: _complete(fn(**kwargs)))
+    future = WORKERS.submit(call_context.bound(lambda: _complete(fn(**kwargs))))  # nested calls keep the caller
     try:
         return future.result(timeout=None if timeout is None else max(0.0, float(timeout)))
     except FutureTimeout:
@@ -251,7 +260,7 @@ def run_bounded(fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float |
 def complete(value: Any) -> Any:
     """`value` made final: awaited (on a worker's loop, as this thread may run one, like Jupyter's) or drained."""
     if inspect.isawaitable(value) or inspect.isasyncgen(value):
-        return WORKERS.submit(lambda: _complete(value)).result()
+        return WORKERS.submit(call_context.bound(lambda: _complete(value))).result()
     return _complete(value)
 
 

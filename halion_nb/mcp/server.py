@@ -67,7 +67,7 @@ def build_server(ws: "Workspace", *, allow: Iterable[str] = ()) -> Any:
             return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
         invoke = partial(ws.tools.invoke, name, params.arguments, caller="mcp", only_active=True,
                          tool=tool if tool is not None and name not in ws.tools else None,
-                         **({"approve": _allowed} if name in allowed else {}))
+                         approve=partial(_allowed, allowed))  # nested steps too: never the notebook's approver
         outcome = await anyio.to_thread.run_sync(invoke)
         if not outcome.ok:
             return CallToolResult(content=[TextContent(type="text", text=outcome.content)], is_error=True)
@@ -79,9 +79,14 @@ def build_server(ws: "Workspace", *, allow: Iterable[str] = ()) -> Any:
                   on_list_tools=list_tools, on_call_tool=call_tool)
 
 
-def _allowed(request: Any) -> bool:
-    """The person named this tool with --allow: that is the approval."""
-    return True
+def _allowed(allowed: frozenset[str], request: Any) -> Any:
+    """An MCP client cannot be asked: a tool the person named with --allow is approved, any other declined."""
+    from ..core.approval import Decision
+
+    if request.tool in allowed:
+        return Decision(True, "served with --allow", by="halion mcp --allow")
+    return Decision(False, f"'{request.tool}' needs approval, which an MCP client cannot give; the person can "
+                           f"allow it with `halion mcp --allow {request.tool}`", by="halion mcp")
 
 
 def image_content(value: Any) -> Any:

@@ -166,7 +166,7 @@ class ToolCallHandler(HalionHandler):
         arguments = fields(self.body(empty={}), {"arguments": dict}).get("arguments", {})
         ws = self.ws
         outcome = await self.off_loop(ws.tools.invoke, name, arguments, caller="rest", user=self.username,
-                                      only_active=True)
+                                      only_active=True, approve=self.app.approver)
         status = OUTCOME_STATUS.get(outcome.error_kind or "")
         if status is not None:
             raise RequestError(status, outcome.error or outcome.content, error_kind=outcome.error_kind,
@@ -222,7 +222,8 @@ class ChainRunHandler(HalionHandler):
             raise RequestError(403, f"Chain '{name}' was not run: its step tool(s) {', '.join(refused)} need approval, "
                                     "which a REST call cannot give; the server's owner may allow them with "
                                     "c.HalionApp.allow_approval.", refused=refused)
-        run = await self.off_loop(ws.chains.run_with, chain, inputs, caller="rest", user=self.username)
+        run = await self.off_loop(ws.chains.run_with, chain, inputs, caller="rest", user=self.username,
+                                  approve=self.app.approver)
         self.reply(run_json(run, ws.env.redact))
 
 

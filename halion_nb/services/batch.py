@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..core import call_context
 from ..core.env_detection import env_vars_in_source
 from ..core.invocation import os_user
 from ..errors import ChainValidationError, HalionError, ToolArgumentError
@@ -214,7 +215,7 @@ class BatchRun:
                     result = self.results[task.index]
                     result.status, result.attempts = "pending", task.attempt
                 future = (seam.executor.submit(pickle.loads, packed(chunk)) if seam.remote
-                          else seam.executor.submit(run_tasks, chunk))
+                          else seam.executor.submit(call_context.bound(run_tasks), chunk))
                 self._futures[future] = [(task.index, task.attempt) for task in chunk]
                 future.add_done_callback(arrived.put)
         threading.Thread(target=self._collect, args=(seam, arrived, len(chunks)), daemon=True,

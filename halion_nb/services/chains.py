@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, TypeAdapter, ValidationError
 
+from ..core import call_context
 from ..core.invocation import os_user
 from ..core.naming import check_name
 from ..core.tool import Tool
@@ -232,10 +233,15 @@ class Chains:
                  user: str | None = None, meta: Mapping[str, Any] | None = None,
                  approve: Callable[..., Any] | None = None) -> ChainRun:
         """`run` with the inputs as a dict, saying who runs it: `caller` and `user` go into every log row;
-        `approve(request) -> bool | Decision` answers steps whose tool needs approval (default ws.approver)."""
+        `approve(request) -> bool | Decision` answers steps whose tool needs approval (default ws.approver).
+        Run inside another call (an exposed chain called over MCP, a tool running a chain), the outermost
+        call's caller, user and approver stand instead (`core.call_context`)."""
         chain = self.check(chain)
-        return self._execute(chain, self._inputs(chain, dict(inputs or {})),
-                             _Who(caller, user, dict(meta or {}), approve))
+        values = self._inputs(chain, dict(inputs or {}))
+        with call_context.entered(caller, user or os_user(), approve, chain=chain.name) as context:
+            via = {"via": list(context.chain[:-1])} if len(context.chain) > 1 else {}
+            return self._execute(chain, values, _Who(context.caller, context.user, {**dict(meta or {}), **via},
+                                                     context.approve))
 
     def _inputs(self, chain: Toolchain, inputs: dict[str, Any]) -> dict[str, Any]:
         declared = {item.name: item for item in chain.inputs}
@@ -299,7 +305,8 @@ class Chains:
                     for pair in [p for p in waiting if needs[p[0].id] <= outputs.keys()]:
                         waiting.remove(pair)
                         step, result = pair
-                        future = pool.submit(self._run_step, run, step, result, tools[step.tool], outputs)
+                        future = pool.submit(call_context.bound(self._run_step), run, step, result, tools[step.tool],
+                                             outputs)
                         running[future] = pair
                 if not running:
                     break

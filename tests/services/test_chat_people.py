@@ -342,5 +342,8 @@ def test_the_steps_of_an_exposed_chain_ask_the_chat_s_approver(ws: Workspace, fa
     fake_openai.script(reply(tool_calls=[call("tidy", {"path": "x.log"})]), reply("tidied"))
     asked: list[ApprovalRequest] = []
     ws.chat("tidy x.log", approve=lambda request: asked.append(request) or True)
-    assert [(r.tool, r.caller, r.arguments) for r in asked] == [("delete_file", "chain", {"path": "x.log"})]
+    assert [(r.tool, r.caller, r.arguments, r.chain) for r in asked] == [
+        ("delete_file", "chat", {"path": "x.log"}, ("tidy",))]  # the outermost caller, and the chain it went through
     assert ws.ran == ["x.log"]
+    step = ws.log.recent(1, kind="step")[0]
+    assert (step.caller, step.meta["via"]) == ("chat", ["tidy"])
