@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, get_args
 
+from .surrogates import escape_lone_surrogates
+
 from halion_nb.core.encoding import to_jsonable
 from halion_nb.errors import StateFileError
 from halion_nb.models import CallKind, CallRecord
@@ -268,7 +270,8 @@ class CallLog:
         )
 
     def _clean(self, text: str) -> str:
-        return self.redact(text) if self.redact is not None else text
+        """Redacted, and encodable: lone surrogates kept as their escapes (in JSON text, the same string)."""
+        return escape_lone_surrogates(self.redact(text) if self.redact is not None else text)
 
     def _dumps(self, value: Any) -> str:
         """JSON text, redacted once encoded (redaction also covers JSON-escaped secrets)."""

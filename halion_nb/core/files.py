@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .surrogates import escape_lone_surrogates
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once, at import: os.umask can only be read by setting it
 
@@ -41,7 +43,7 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> Path
 
 def atomic_write_json(path: Path, data: Any) -> Path:
     """Pretty-printed JSON written atomically."""
-    return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    return atomic_write_text(path, escape_lone_surrogates(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
 
 
 def keep_aside(path: Path) -> Path:

@@ -27,6 +27,7 @@ from . import call_context
 from .approval import ApprovalRequest, Approver, Decision, decide
 from .brief import brief
 from .encoding import dumps, to_jsonable
+from .surrogates import check_text, lone_surrogates, without_lone_surrogates
 from .workers import WORKERS
 
 if TYPE_CHECKING:
@@ -114,8 +115,11 @@ def execute(tool: "Tool", arguments: Any = None, *, timeout: float | None = None
                 version=tool.version, call_id=call_id)
     started = time.perf_counter()
     try:
+        check_text(tool.name, base["arguments"])
         kwargs = tool.validate(arguments)
     except ToolArgumentError as exc:
+        if lone_surrogates(base["arguments"]):
+            base["arguments"] = without_lone_surrogates(base["arguments"])  # what the log can keep
         return _failed(base, started, clean(str(exc)), "arguments", tuple(clean(p) for p in exc.problems))
     try:
         value = run_bounded(tool.function, kwargs, timeout)
@@ -181,6 +185,11 @@ class Invoker:
             return _failed(base | {"version": tool.version}, time.perf_counter(),
                            f"Tool '{tool.name}' is switched off; the person can enable it "
                            f"(ws.tools.enable('{tool.name}')).", "inactive")
+        try:
+            check_text(tool.name, base["arguments"])  # before the approver is shown them
+        except ToolArgumentError as exc:
+            return _failed(base | {"version": tool.version, "arguments": without_lone_surrogates(base["arguments"])},
+                           time.perf_counter(), self.redact(str(exc)), "arguments", tuple(exc.problems))
         decision = None
         if state is not None and state.approval:
             request = ApprovalRequest(tool=tool.name, arguments=base["arguments"], caller=caller, user=user,

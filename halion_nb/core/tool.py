@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from ..errors import ToolArgumentError
 from .invocation import complete
+from .surrogates import check_text
 from .tool_schema import FunctionSpec, describe_function, drop_forced_nulls
 
 
@@ -100,6 +101,7 @@ class Tool:
                     f"Send one JSON object with the parameters {self._param_list()}.",
                     [f"arguments: not valid JSON ({why})"],
                 ) from None
+        check_text(self.name, arguments)
         if not isinstance(arguments, dict):
             raise ToolArgumentError(
                 f"Arguments for '{self.name}' must be a JSON object with the parameters {self._param_list()}, "

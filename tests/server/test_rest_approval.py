@@ -42,3 +42,10 @@ async def test_switching_approval_on_stays_possible(api, halion):
     status, body = await api("tools", "add", method="PATCH", body={"approval": True})
     assert status == 200 and body["state"]["approval"] is True
     assert halion.workspace.tools.needs_approval("add")
+
+
+async def test_a_lone_surrogate_in_rest_arguments_is_400_not_500(api, halion):
+    status, body = await api("tools", "shout", "call", method="POST", body='{"arguments": {"text": "a\\ud83d"}}')
+    assert status == 400 and body["error_kind"] == "arguments" and "lone surrogate" in body["message"], body
+    row = halion.workspace.log.get(body["log_id"])
+    assert row.name == "shout" and row.error
