@@ -180,8 +180,13 @@ class Workspace:
     def resume(self, conversation_id: str | None = None) -> "Conversation":
         """Continue a stored conversation (the newest when no id is given; an id prefix is enough)."""
         from .services.chat import Conversation
+        from .services.conversations import ID
         from .errors import HalionError
 
+        if conversation_id is not None and ID.match(conversation_id) and \
+                self.conversation_store.path(conversation_id).exists():  # a damaged file says so
+            self._conversation = Conversation.resumed(self, conversation_id)
+            return self._conversation
         stored = self.conversations()
         if not stored:
             raise HalionError("no stored conversation to resume yet; ws.chat(...) starts one.")

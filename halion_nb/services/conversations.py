@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from ..core.images import image_stub
 from ..errors import HalionError
 
 ID = re.compile(r"^[0-9a-f]{8,64}$")
+log = logging.getLogger(__name__)
+ROLES = ("system", "developer", "user", "assistant", "tool")
 IMAGE_NOTE = "The image(s) returned by the tool call(s) above:"
 """How the user message carrying a turn's tool images begins (it is not the person's: not a turn)."""
 
@@ -108,6 +111,15 @@ class ConversationStore:
         return self._read(conversation_id, path)
 
     def _read(self, conversation_id: str, path: Path) -> Stored:
+        """The file read back; a wrongly shaped one is one HalionError naming it and what is wrong."""
+        try:
+            return self._parse(conversation_id, path)
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            raise HalionError(f"the stored conversation {path.name} is damaged ({type(exc).__name__}: "
+                              f"{str(exc)[:200]}); it cannot be resumed. Move it out of {self.folder} "
+                              "to hide it, or start a new chat.") from None
+
+    def _parse(self, conversation_id: str, path: Path) -> Stored:
         messages: list[dict[str, Any]] = []
         started: dt.datetime | None = None
         prompt, completion, cost, model, turns_cost_known = 0, 0, 0.0, None, True
@@ -119,8 +131,12 @@ class ConversationStore:
                     continue  # a torn last line from a crash
                 if started is None and entry.get("ts"):
                     started = dt.datetime.fromisoformat(entry["ts"])
+                if not isinstance(entry, dict):
+                    raise TypeError(f"a line holds {type(entry).__name__}, not an object")
                 if "m" in entry and isinstance(entry.get("i"), int):
-                    messages[entry["i"]:] = [_sendable(entry["m"])]
+                    if entry["i"] < 0:
+                        raise ValueError(f"message index {entry['i']}")
+                    messages[entry["i"]:] = [_sendable(_checked(entry["m"], entry["i"]))]
                 elif isinstance(entry.get("usage"), dict):
                     u = entry["usage"]
                     prompt += int(u.get("prompt_tokens") or 0)
@@ -146,7 +162,8 @@ class ConversationStore:
             if ID.match(path.stem):
                 try:
                     found.append(self._read(path.stem, path).info)
-                except OSError:
+                except (OSError, HalionError) as exc:  # one bad file must not hide the others
+                    log.warning("skipped the conversation file %s: %s", path, exc)
                     continue
         return sorted(found, key=lambda c: c.started, reverse=True)
 
@@ -154,6 +171,20 @@ class ConversationStore:
 def is_person(message: dict[str, Any]) -> bool:
     """True for a message the person wrote (not the user message that carries a tool's images)."""
     return message.get("role") == "user" and not _text_of(message.get("content")).startswith(IMAGE_NOTE)
+
+
+def _checked(message: Any, index: int) -> dict[str, Any]:
+    """A stored message of the shape the model takes (a role, text or parts), else ValueError."""
+    if not isinstance(message, dict) or message.get("role") not in ROLES:
+        raise ValueError(f"message {index} has no known role")
+    content = message.get("content")
+    if not (content is None or isinstance(content, str) or
+            (isinstance(content, list) and all(isinstance(p, dict) for p in content))):
+        raise ValueError(f"message {index} has content of type {type(content).__name__}")
+    calls = message.get("tool_calls")
+    if calls is not None and not (isinstance(calls, list) and all(isinstance(c, dict) for c in calls)):
+        raise ValueError(f"message {index} has tool_calls that are not a list of objects")
+    return message
 
 
 def _sendable(message: dict[str, Any]) -> dict[str, Any]:
