@@ -7,6 +7,7 @@ output box as it goes). The waiting thread blocks on a `threading.Event` that a 
 """
 from __future__ import annotations
 
+import re
 import threading
 from html import escape
 from typing import TYPE_CHECKING, Any, Callable
@@ -16,13 +17,15 @@ import ipywidgets as W
 from ..core.approval import ApprovalRequest, Decision
 from ..display.chat import StreamingText, chat_result_html
 from ._coalesce import Coalescer
-from ._ui import button, css, icon, message, pre, style_widget
+from ._ui import button, css, icon, message, style_widget
 
 if TYPE_CHECKING:
     from ..services.chat import ChatResult
     from ..workspace import Workspace
 
 Redact = Callable[[str], str]
+ARGUMENT_CHARS = 2000
+"""How much of each argument a card shows before "Show all N characters"."""
 NOBODY_HERE = ("nobody can answer here: this kernel has no interactive frontend to click Approve in "
                "(no stdin, no widget messages), as under nbclient or CI; set ws.approver to decide in code")
 
@@ -35,8 +38,12 @@ class ApprovalCard(W.VBox):
         self.request = request
         self.decision: Decision | None = None
         self._answered = threading.Event()
-        title = css(W.HTML(f"{icon('lock')} <b>{escape(request.tool)}</b> wants to run — approve this call?"
-                           f"{pre(clean(_text(request.arguments)))}"), "halion-approval-title")
+        via = f" (in chain {escape(' › '.join(request.chain))})" if request.chain else ""
+        title = css(W.HTML(f"{icon('lock')} <b>{escape(request.tool)}</b>{via} wants to run — approve this call?"),
+                    "halion-approval-title")
+        arguments = request.arguments if isinstance(request.arguments, dict) else {"arguments": request.arguments}
+        self.arguments = css(W.VBox([_argument_row(str(k), v, clean) for k, v in arguments.items()]),
+                             "halion-approval-args")
         self.reason = css(W.Text(placeholder="Reason (optional; the model reads it)",
                                  layout=W.Layout(flex="1 1 200px", width="auto")), "halion-approval-reason")
         self.approve_button = button("Approve", "halion-approval-approve", icon="check", style="success")
@@ -46,7 +53,7 @@ class ApprovalCard(W.VBox):
         self.deny_button.on_click(lambda _: self.answer(False))
         row = W.HBox([self.reason, self.approve_button, self.deny_button],
                      layout=W.Layout(flex_flow="row wrap", align_items="center"))
-        super().__init__([title, row, self.status], layout=W.Layout(
+        super().__init__([title, self.arguments, row, self.status], layout=W.Layout(
             border="1px solid #d4a72c", padding="4px 8px", margin="4px 0"))
         css(self, "halion-approval-card", f"halion-approval-{request.call_id or request.tool}")
 
@@ -75,6 +82,29 @@ def _text(value: Any) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def _argument_row(name: str, value: Any, clean: Redact) -> W.Widget:
+    """One argument on its own line: redacted, bounded at ARGUMENT_CHARS, the whole value a click away."""
+    text = clean(_text(value))  # redacted before the cut: no secret is split across it
+    shown = css(W.HTML(_argument_html(name, text[:ARGUMENT_CHARS], len(text) > ARGUMENT_CHARS)),
+                "halion-approval-arg", "halion-approval-arg-" + re.sub(r"[^A-Za-z0-9_-]", "-", name))
+    if len(text) <= ARGUMENT_CHARS:
+        return shown
+    more = button(f"Show all {len(text):,} characters", "halion-approval-show-all", icon="expand")
+
+    def show_all(_: Any) -> None:
+        shown.value = _argument_html(name, text, False)
+        more.layout.display = "none"
+
+    more.on_click(show_all)
+    return W.VBox([shown, more])
+
+
+def _argument_html(name: str, text: str, cut: bool) -> str:
+    tail = " …" if cut else ""
+    return (f"<div><b>{escape(name)}</b>:<pre style='margin:0 0 0 1em;white-space:pre-wrap;"
+            f"overflow-wrap:anywhere'>{escape(text)}{tail}</pre></div>")
 
 
 def can_click(shell: Any) -> bool:

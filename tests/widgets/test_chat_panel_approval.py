@@ -34,7 +34,7 @@ def test_two_calls_are_approved_and_denied_one_by_one_by_clicking(add: Workspace
     find(view, "halion-chat-input").value = "add twice"
     find(view, "halion-chat-send").click()
     first = wait_for(lambda: cards(view))[0]
-    assert '&quot;a&quot;: 1' in find(first, "halion-approval-title").value
+    assert "<pre" in find(first, "halion-approval-arg-a").value and ">1</pre>" in find(first, "halion-approval-arg-a").value
     assert "Waiting for your approval to run add" in find(view, "halion-chat-status").value
     time.sleep(0.2)
     assert len(cards(view)) == 1 and len(live.requests) == 1  # the second waits for the first decision
@@ -136,7 +136,7 @@ def test_a_chain_step_that_needs_approval_shows_a_card_in_the_chains_panel(add: 
     find(view, "halion-chains-run-input-x").value = 5
     find(view, "halion-chains-run").click()
     first = wait_for(lambda: cards(view))[0]
-    assert "&quot;a&quot;: 5" in find(first, "halion-approval-title").value
+    assert ">5</pre>" in find(first, "halion-approval-arg-a").value
     find(first, "halion-approval-approve").click()
     second = wait_for(lambda: len(cards(view)) == 2 and cards(view)[1])
     find(second, "halion-approval-deny").click()
