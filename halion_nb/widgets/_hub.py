@@ -22,7 +22,7 @@ class Hub:
         self._lock = threading.Lock()
         self.chat_lock = threading.Lock()
         """Held while a chat turn runs, so two chat panels never send into one conversation at once."""
-        self.chat_records: dict[str, Any] = {}
+        self.chat_records: dict[int, Any] = {}
         """Tool-call records of the current conversation by call id (durations for every chat panel)."""
 
     def subscribe(self, topic: str, listener: Listener) -> Callable[[], None]:

@@ -177,7 +177,8 @@ class ChatController(Controller):
         self.cancel = threading.Event()
         self.last_result: "ChatResult | None" = None
         self.last_error: BaseException | None = None
-        self._records: dict[str, "ToolCallRecord"] = self.hub.chat_records
+        self._records: dict[int, "ToolCallRecord"] = self.hub.chat_records
+        """Each turn's records by the identity of the call they answer (ids can repeat)."""
         self._turn_lock = self.hub.chat_lock
         self._shown: list[tuple[int, list[W.Widget]]] = []  # (id of message dict, its widgets)
         self._conversation: "Conversation | None" = None
@@ -362,8 +363,9 @@ class ChatController(Controller):
     def _done(self, result: "ChatResult") -> None:
         self.stream.cancel()
         self.last_result = result
-        for record in result.tool_calls:
-            self._records[record.id] = record
+        calls = [c for m in result.messages if m.get("role") == "assistant" for c in m.get("tool_calls") or []]
+        for call, record in zip(calls, result.tool_calls):  # by position: ids can repeat (24.4)
+            self._records[id(call)] = record
         self.view.show_live([])
         self._segment = None
         self.sync_history(rebuild_from=self._turn_from)
@@ -440,7 +442,7 @@ class ChatController(Controller):
             out.append(self.view.answer(redact(m["content"])))
         for call in m.get("tool_calls") or []:
             fn = call.get("function", {})
-            record = self._records.get(call.get("id"))
+            record = self._records.get(id(call))
             if record is not None:
                 out.append(self.view.tool_card(record.name, _redacted(record.arguments, redact),
                                                _redacted(record.result, redact),

@@ -161,3 +161,19 @@ def test_stop_in_a_chat_cell_denies_the_waiting_card_and_frees_the_conversation(
     assert [m["content"] for m in ws.conversation.messages if m["role"] == "tool"] == [
         "Error: The person declined to run 'add': the person stopped the answer"]
     assert find_all(turn.box, "halion-chat-cell-stop") == []
+
+
+def test_two_calls_sharing_an_id_each_show_their_own_outcome(add: Workspace, live: FakeOpenAI) -> None:
+    """Issue 24.4 in the panel: deny the first, approve the second; each card shows what happened to it."""
+    ws = add
+    ws.tools.require_approval("add")
+    live.script(reply(tool_calls=[call("add", {"a": 1, "b": 1}, id="same"), call("add", {"a": 2, "b": 2}, id="same")]),
+                reply("done"))
+    view = panel("chat", ws=ws)
+    view.controller.send("add twice")
+    find(wait_for(lambda: cards(view))[0], "halion-approval-deny").click()
+    find(wait_for(lambda: len(cards(view)) == 2 and cards(view)[1]), "halion-approval-approve").click()
+    assert view.controller.wait(20)
+    shown = find_all(view, "halion-chat-toolcall")
+    assert [c.titles[0].split(" · ")[1] for c in shown] == ["denied", "ok"]
+    assert [r.ok for r in view.controller.last_result.tool_calls] == [False, True]
