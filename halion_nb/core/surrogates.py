@@ -40,13 +40,16 @@ def lone_surrogates(value: Any, where: str = "arguments") -> list[str]:
 
 
 def without_lone_surrogates(value: Any) -> Any:
-    """`value` with every string's lone surrogates escaped (what the log keeps of refused arguments)."""
+    """`value` with every string's lone surrogates escaped; `value` itself (not a copy) when it has none."""
     if isinstance(value, str):
         return escape_lone_surrogates(value)
     if isinstance(value, dict):
-        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+        pairs = [(without_lone_surrogates(k), without_lone_surrogates(v)) for k, v in value.items()]
+        same = all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items()))
+        return value if same else dict(pairs)
     if isinstance(value, (list, tuple)):
-        return [without_lone_surrogates(v) for v in value]
+        items = [without_lone_surrogates(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value)) else items
     return value
 
 

@@ -29,6 +29,7 @@ from ..core.approval import Approver
 from ..core.brief import brief
 from ..core.images import Image, as_image, for_model
 from ..core.invocation import ToolOutcome
+from ..core.surrogates import without_lone_surrogates
 from ..errors import HalionError
 from . import llm
 from .call_decisions import decide_calls
@@ -264,7 +265,8 @@ class Conversation:
                 tools = {t.name: t for t in ws.offered_tools(approve=approve)}  # find_tools may add some mid-turn
                 check_tool_count(list(tools.values()))  # too many for one request: say so, send nothing
                 schemas = [t.schema for t in tools.values()]
-                answer = llm.complete(ws, self.messages, model=name, tools=schemas or None, stream=streaming,
+                sendable = without_lone_surrogates(self.messages)  # half an emoji would break the request (24.16)
+                answer = llm.complete(ws, sendable, model=name, tools=schemas or None, stream=streaming,
                                       on_text=on_text, cancel=cancel, conversation_id=self.id)
                 usage.add(answer)
                 if answer.cancelled:

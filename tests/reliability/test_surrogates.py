@@ -94,3 +94,13 @@ def test_a_chain_literal_with_one_round_trips(tmp_path: Path) -> None:
     reopened = Workspace(tmp_path)
     assert reopened.chains.get("odd").steps[0].arguments["text"] == f"x{HALF}"
     reopened.log.close()
+
+
+def test_half_an_emoji_in_the_model_s_text_keeps_the_conversation_going(
+        served_ws: Workspace, fake_openai: FakeOpenAI) -> None:
+    """Attack: the model's own text with a lone surrogate must not break the store or the next request."""
+    fake_openai.script(reply(f"half {HALF}"), reply("still here"))
+    assert served_ws.chat("hi").text == f"half {HALF}"
+    assert served_ws.chat("and?").text == "still here"
+    resumed = served_ws.resume(served_ws.conversation.id)
+    assert resumed.messages[1]["content"] == f"half {HALF}"  # stored as its escape: read back the same
