@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 Redact = Callable[[str], str]
 ARGUMENT_CHARS = 2000
 """How much of each argument a card shows before "Show all N characters"."""
+ARGUMENT_ROWS = 40
+"""How many arguments a card shows before "Show N more arguments"."""
 NOBODY_HERE = ("nobody can answer here: this kernel has no interactive frontend to click Approve in "
                "(no stdin, no widget messages), as under nbclient or CI; set ws.approver to decide in code")
 
@@ -42,8 +44,7 @@ class ApprovalCard(W.VBox):
         title = css(W.HTML(f"{icon('lock')} <b>{escape(request.tool)}</b>{via} wants to run — approve this call?"),
                     "halion-approval-title")
         arguments = request.arguments if isinstance(request.arguments, dict) else {"arguments": request.arguments}
-        self.arguments = css(W.VBox([_argument_row(str(k), v, clean) for k, v in arguments.items()]),
-                             "halion-approval-args")
+        self.arguments = css(W.VBox(_argument_rows(list(arguments.items()), clean)), "halion-approval-args")
         self.reason = css(W.Text(placeholder="Reason (optional; the model reads it)",
                                  layout=W.Layout(flex="1 1 200px", width="auto")), "halion-approval-reason")
         self.approve_button = button("Approve", "halion-approval-approve", icon="check", style="success")
@@ -82,6 +83,18 @@ def _text(value: Any) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def _argument_rows(items: list[tuple[Any, Any]], clean: Redact) -> list[W.Widget]:
+    """A row per argument; past ARGUMENT_ROWS, the rest one click away (built only then)."""
+    rows = [_argument_row(str(k), v, clean) for k, v in items[:ARGUMENT_ROWS]]
+    rest = items[ARGUMENT_ROWS:]
+    if rest:
+        more = button(f"Show {len(rest):,} more arguments", "halion-approval-more-args", icon="expand")
+        box = W.VBox([more])
+        more.on_click(lambda _: setattr(box, "children", [_argument_row(str(k), v, clean) for k, v in rest]))
+        rows.append(box)
+    return rows
 
 
 def _argument_row(name: str, value: Any, clean: Redact) -> W.Widget:

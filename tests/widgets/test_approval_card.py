@@ -48,3 +48,15 @@ def test_html_in_a_value_is_shown_as_text_and_a_chain_is_named() -> None:
 def test_arguments_that_are_not_an_object_are_one_row() -> None:
     card = ApprovalCard(ApprovalRequest(tool="t", caller="chat", arguments="not json {"), redact)
     assert "not json {" in find(card, "halion-approval-arg-arguments").value
+
+
+def test_many_arguments_are_bounded_too_and_all_a_click_away() -> None:
+    from halion_nb.widgets.approval import ARGUMENT_ROWS
+
+    arguments = {f"k{i}": i for i in range(500)}
+    card = ApprovalCard(ApprovalRequest(tool="t", caller="chat", arguments=arguments), redact)
+    assert len(find_all(card, "halion-approval-arg")) == ARGUMENT_ROWS
+    more = find(card, "halion-approval-more-args")
+    assert more.description == f"Show {500 - ARGUMENT_ROWS} more arguments"
+    more.click()
+    assert len(find_all(card, "halion-approval-arg")) == 500 and ">499</pre>" in find(card, "halion-approval-arg-k499").value
