@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from ..core import call_context
 from ..core.approval import ApprovalRequest, Approver, Decision, decide
 from ..core.invocation import os_user, parse_arguments
 
@@ -18,14 +19,22 @@ if TYPE_CHECKING:
 
 def decide_calls(ws: "Workspace", calls: list[dict[str, Any]], conversation_id: str | None, asker: Approver | None,
                  cancel: threading.Event | None = None) -> list[Approver | None]:
-    """For each call, in order: the approver that answers it (its decision, bound to it), or None when it asks nothing."""
+    """For each call, in order: the approver that answers it (its decision, bound to it), or None when it asks nothing.
+
+    A chat run inside another call (a tool served over MCP that chats) asks that call's approver, with its caller.
+    """
+    outer = call_context.current()
+    caller, user = ("chat", os_user()) if outer is None else (outer.caller, outer.user or os_user())
+    if outer is not None:
+        asker = outer.approve or ws.approver
     bound: list[Approver | None] = []
     for c in calls:
         if not _asks(ws, c["name"]):
             bound.append(None)
             continue
-        request = ApprovalRequest(tool=c["name"], arguments=parse_arguments(c["arguments"]), caller="chat",
-                                  user=os_user(), call_id=c["id"], conversation_id=conversation_id)
+        request = ApprovalRequest(tool=c["name"], arguments=parse_arguments(c["arguments"]), caller=caller,
+                                  user=user, call_id=c["id"], conversation_id=conversation_id,
+                                  chain=outer.chain if outer is not None else ())
         if cancel is not None and cancel.is_set():
             decision = Decision(False, "the person stopped the answer", by="halion")
         else:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from ..core import call_context
 from ..core.approval import Approver
 from ..core.brief import brief
 from ..core.images import Image, as_image, for_model
@@ -349,7 +350,7 @@ def run_tool_calls(ws: "Workspace", tools: dict[str, "Tool"], calls: list[dict[s
         outcomes = [one(0)]
     else:  # run at once, logged in call order (the log reads like the answer)
         with ThreadPoolExecutor(max_workers=min(len(calls), POOL_SIZE), thread_name_prefix="halion-chat") as pool:
-            outcomes = list(pool.map(lambda i: one(i, log=False), range(len(calls))))
+            outcomes = list(pool.map(call_context.bound(lambda i: one(i, log=False)), range(len(calls))))
         outcomes = [dataclasses.replace(o, log_id=ws.tools.log_outcome(o, conversation_id=conversation_id))
                     for o in outcomes]
     return [ToolCallRecord(id=c["id"], name=c["name"], arguments=o.arguments, result=o.result, error=o.error,

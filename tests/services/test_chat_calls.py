@@ -78,3 +78,28 @@ def test_max_tool_calls_reached_exactly_at_a_round_boundary_stops_with_limit(
     tools = [m for m in ws.conversation.messages if m["role"] == "tool"]
     assert [t["tool_call_id"] for t in tools] == ["c1", "c2"] and tools[1]["content"].startswith("Error: not run")
     assert ws.chat("and now?").text == "next turn works"
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_chat_inside_an_mcp_call_asks_the_mcp_rule_not_the_notebook(ws: Workspace, fake_openai: FakeOpenAI,
+                                                                     count: int) -> None:
+    """Attack on 24.2: a served tool that chats; its model's calls (one, or several on pool threads) keep the rule."""
+    asked: list[ApprovalRequest] = []
+    ws.approver = lambda request: asked.append(request) or True  # the notebook's person would say yes
+
+    def ask_the_model(question: str) -> str:
+        """Asks the chat model.
+
+        Args:
+            question: what to ask
+        """
+        return ws.new_chat().send(question).text
+
+    ws.tools.register(ask_the_model)
+    fake_openai.script(reply(tool_calls=[call("delete_file", {"path": f"f{i}"}, id=f"c{i}") for i in range(count)]),
+                       reply("could not"))
+    mcp_rule = lambda request: False  # noqa: E731 - what an MCP client without --allow gets
+    outcome = ws.tools.invoke("ask_the_model", {"question": "wipe"}, caller="mcp", approve=mcp_rule)
+    assert outcome.ok and ws.ran == [] and asked == []
+    rows = [r for r in ws.log.recent(10, kind="tool") if r.name == "delete_file"]
+    assert len(rows) == count and {r.caller for r in rows} == {"mcp"}
