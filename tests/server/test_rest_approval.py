@@ -1,6 +1,8 @@
 """Issue 24.1: whether a tool needs approval is the owner's decision, never a REST client's."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 
@@ -49,3 +51,13 @@ async def test_a_lone_surrogate_in_rest_arguments_is_400_not_500(api, halion):
     assert status == 400 and body["error_kind"] == "arguments" and "lone surrogate" in body["message"], body
     row = halion.workspace.log.get(body["log_id"])
     assert row.name == "shout" and row.error
+
+
+async def test_a_chain_with_a_lone_surrogate_literal_round_trips_over_rest(api, halion):
+    raw = '{"steps": [{"id": "s", "tool": "shout", "arguments": {"text": "x\\ud83d"}}]}'
+    status, body = await api("chains", "odd", method="PUT", body=raw)
+    assert status == 201, body
+    status, body = await api("chains", "odd")
+    assert status == 200 and body["chain"]["steps"][0]["arguments"]["text"] == "x\ud83d"
+    status, body = await api("chains", "odd", "run", method="POST", body={})
+    assert status == 200 and "lone surrogate" in json.dumps(body)
