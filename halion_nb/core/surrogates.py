@@ -24,32 +24,58 @@ def escape_lone_surrogates(text: str) -> str:
 
 
 def lone_surrogates(value: Any, where: str = "arguments") -> list[str]:
-    """One line per string (or key) in `value` holding a lone surrogate, naming where it is."""
-    if isinstance(value, str):
-        return [f"{where}: holds a lone surrogate ({escape_lone_surrogates(_LONE.search(value).group())}), "
-                "half of a character; send whole characters (UTF-8 text)"] if _LONE.search(value) else []
+    """One line per string (or key) in `value` holding a lone surrogate, naming where it is (any depth)."""
     found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            name = escape_lone_surrogates(str(key))
-            found += lone_surrogates(str(key), f"{where}: key '{name}'") + lone_surrogates(item, f"{where}.{name}")
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            found += lone_surrogates(item, f"{where}[{i}]")
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:  # iterative: arguments may nest deeper than Python's recursion limit
+        item, path = stack.pop()
+        if isinstance(item, str):
+            match = _LONE.search(item)
+            if match:
+                found.append(f"{path}: holds a lone surrogate ({escape_lone_surrogates(match.group())}), "
+                             "half of a character; send whole characters (UTF-8 text)")
+        elif isinstance(item, dict):
+            for key, inner in reversed(list(item.items())):
+                name = escape_lone_surrogates(str(key))
+                stack.append((inner, f"{path}.{name}"))
+                stack.append((str(key), f"{path}: key '{name}'"))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((inner, f"{path}[{n}]") for n, inner in reversed(list(enumerate(item))))
     return found
 
 
 def without_lone_surrogates(value: Any) -> Any:
     """`value` with every string's lone surrogates escaped; `value` itself (not a copy) when it has none."""
+    if not _holds_lone(value):
+        return value
+    try:
+        return _escaped(value)
+    except RecursionError:  # half an emoji deeper than Python recurses: kept as text that says so
+        return "[text nested too deeply to keep, holding a lone surrogate]"
+
+
+def _holds_lone(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _LONE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def _escaped(value: Any) -> Any:
     if isinstance(value, str):
         return escape_lone_surrogates(value)
     if isinstance(value, dict):
-        pairs = [(without_lone_surrogates(k), without_lone_surrogates(v)) for k, v in value.items()]
-        same = all(a is k and b is v for (a, b), (k, v) in zip(pairs, value.items()))
-        return value if same else dict(pairs)
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        items = [without_lone_surrogates(v) for v in value]
-        return value if all(a is b for a, b in zip(items, value)) else items
+        return [_escaped(v) for v in value]
     return value
 
 
