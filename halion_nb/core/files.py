@@ -3,7 +3,6 @@ inter-process lock for read-modify-write of a small state file."""
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import tempfile
 import time
@@ -12,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .surrogates import escape_lone_surrogates
+from .surrogates import json_text
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once, at import: os.umask can only be read by setting it
@@ -43,7 +42,7 @@ def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> Path
 
 def atomic_write_json(path: Path, data: Any) -> Path:
     """Pretty-printed JSON written atomically."""
-    return atomic_write_text(path, escape_lone_surrogates(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
+    return atomic_write_text(path, json_text(data, indent=2) + "\n")
 
 
 def keep_aside(path: Path) -> Path:

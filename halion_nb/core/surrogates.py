@@ -5,6 +5,7 @@ sink (the log, files, replies) keeps it as its escape, so nothing raises `Unicod
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -21,6 +22,11 @@ def escape_lone_surrogates(text: str) -> str:
     Inside JSON text that is the same string again (it round-trips); elsewhere it reads as the escape.
     """
     return _LONE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _LONE.search(text) else text
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, **options)` that encodes as UTF-8: what every sink writes."""
+    return escape_lone_surrogates(json.dumps(value, ensure_ascii=False, **options))
 
 
 def lone_surrogates(value: Any, where: str = "arguments") -> list[str]:

@@ -19,7 +19,7 @@ from ..errors import HalionError, NameTaken, StateFileError, ToolNotFoundError
 from ..models import Toolchain, error_text
 from .files import atomic_write_json, atomic_write_text, keep_aside
 from .naming import check_name
-from .surrogates import escape_lone_surrogates
+from .surrogates import json_text
 from .tool_registry import LoadReport
 from .versions import VersionStore
 
@@ -53,7 +53,7 @@ def chain_to_json(chain: Toolchain) -> dict[str, Any]:
 
 def chain_text(chain: Toolchain) -> str:
     """The exact text of `chains/<name>.json` (what a version of the chain holds)."""
-    return escape_lone_surrogates(json.dumps(chain_to_json(chain), indent=2, ensure_ascii=False)) + "\n"
+    return json_text(chain_to_json(chain), indent=2) + "\n"
 
 
 def read_chain_file(path: Path) -> Toolchain:

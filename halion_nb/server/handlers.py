@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +17,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
 from ..core.call_log import KINDS
-from ..core.surrogates import escape_lone_surrogates
+from ..core.surrogates import json_text
 from ..errors import ChainValidationError, HalionError, NameTaken, ToolArgumentError, ToolNameError, ToolNotFoundError
 from ..models import Toolchain
 from .openapi import AUTH_RESOURCE, PREFIX, openapi_document
@@ -57,7 +56,7 @@ class HalionHandler(ExtensionHandlerMixin, APIHandler):
 
     def reply(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(escape_lone_surrogates(json.dumps(data, ensure_ascii=False, default=str)))
+        self.finish(json_text(data, default=str))
 
     def body(self, *, empty: dict[str, Any] | None = None) -> dict[str, Any]:
         """The request's JSON object (an empty body is `empty` when given), within the size limit."""
@@ -94,8 +93,7 @@ class HalionHandler(ExtensionHandlerMixin, APIHandler):
         elif error is not None:
             reply["message"] = "Internal error; the server log has the details."
         self.set_header("Content-Type", "application/json")  # redacted as JSON text: problems echo values too
-        self.finish(escape_lone_surrogates(self.app.workspace.env.redact(json.dumps(reply, ensure_ascii=False,
-                                                                                    default=str))))
+        self.finish(self.app.workspace.env.redact(json_text(reply, default=str)))
 
     def chain_or_error(self, name: str) -> Toolchain:
         """The chain, 404 when unknown, 409 when its file exists but could not be read."""

@@ -39,11 +39,11 @@ def decide_calls(ws: "Workspace", calls: list[dict[str, Any]], conversation_id: 
             decision = Decision(False, "the person stopped the answer", by="halion")
         else:
             decision = decide(asker, request)
-        bound.append(decided_for(request, decision, fallback=asker))
+        bound.append(decided_for(request, decision))
     return bound
 
 
-def decided_for(shown: ApprovalRequest, decision: Decision, *, fallback: Approver | None) -> Approver:
+def decided_for(shown: ApprovalRequest, decision: Decision) -> Approver:
     """An approver that gives `decision` for the call `shown` only; any other call is declined."""
 
     def answer(request: ApprovalRequest) -> Decision:

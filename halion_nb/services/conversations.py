@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..core.images import image_stub
-from ..core.surrogates import escape_lone_surrogates
+from ..core.surrogates import json_text
 from ..errors import HalionError
 
 ID = re.compile(r"^[0-9a-f]{8,64}$")
@@ -82,7 +82,7 @@ class ConversationStore:
     def _append(self, conversation_id: str, *entries: dict[str, Any]) -> None:
         """One write of one line per entry (`O_APPEND`: a crash leaves at most a torn last line)."""
         ts = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        data = "".join(escape_lone_surrogates(json.dumps({"ts": ts, **e}, ensure_ascii=False, default=str)) + "\n"
+        data = "".join(json_text({"ts": ts, **e}, default=str) + "\n"
                        for e in entries)  # half an emoji from the model is kept as its escape (24.16)
         path = self.path(conversation_id)
         try:

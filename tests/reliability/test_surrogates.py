@@ -12,8 +12,8 @@ from halion_nb.workspace import Workspace
 HALF = "\ud83d"
 
 
-def make(path: Path) -> tuple[Workspace, list[str]]:
-    ws = Workspace(path, model="gpt-test")
+def add_note(ws: Workspace) -> list[str]:
+    """Register the tool `note` in `ws`; the list it returns holds the text of each call that ran."""
     ran: list[str] = []
 
     def note(text: str) -> str:
@@ -26,8 +26,12 @@ def make(path: Path) -> tuple[Workspace, list[str]]:
         return "kept"
 
     ws.tools.register(note)
-    ws.ran = ran  # type: ignore[attr-defined]
-    return ws, ran
+    return ran
+
+
+def make(path: Path) -> tuple[Workspace, list[str]]:
+    ws = Workspace(path, model="gpt-test")
+    return ws, add_note(ws)
 
 
 def test_invoke_refuses_it_before_the_tool_runs_and_logs_the_call(tmp_path: Path) -> None:
@@ -52,18 +56,7 @@ def test_validate_raises_tool_argument_error(tmp_path: Path) -> None:
 
 
 def test_a_chat_turn_survives_it_and_the_model_reads_the_error(served_ws: Workspace, fake_openai: FakeOpenAI) -> None:
-    ran: list[str] = []
-
-    def note(text: str) -> str:
-        """Keep a note.
-
-        Args:
-            text: the note
-        """
-        ran.append(text)
-        return "kept"
-
-    served_ws.tools.register(note)
+    ran = add_note(served_ws)
     fake_openai.script(reply(tool_calls=[call("note", '{"text": "half \\ud83d"}', id="c1")]), reply("sorry"))
     result = served_ws.chat("note it")
     assert result.text == "sorry" and ran == []

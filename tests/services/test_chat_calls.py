@@ -6,24 +6,7 @@ import pytest
 from halion_nb.core.approval import ApprovalRequest, Decision
 from halion_nb.testing import FakeOpenAI, call, reply
 from halion_nb.workspace import Workspace
-
-
-@pytest.fixture
-def ws(served_ws: Workspace) -> Workspace:
-    ran: list[str] = []
-
-    def delete_file(path: str) -> str:
-        """Delete a file.
-
-        Args:
-            path: which file
-        """
-        ran.append(path)
-        return f"deleted {path}"
-
-    served_ws.tools.register(delete_file, approval=True)
-    served_ws.ran = ran  # type: ignore[attr-defined]
-    return served_ws
+from tests.services.test_chat_people import ws  # noqa: F401  (served_ws with delete_file, which needs approval)
 
 
 def test_two_calls_sharing_an_id_are_decided_one_by_one(ws: Workspace, fake_openai: FakeOpenAI) -> None:
@@ -59,7 +42,7 @@ def test_a_decision_never_covers_a_call_it_was_not_shown(ws: Workspace, fake_ope
 
     shown = ApprovalRequest(tool="delete_file", arguments={"path": "a"}, caller="chat", call_id="x")
     decision = Decision(True, by="ann")
-    approve = decided_for(shown, decision, fallback=None)
+    approve = decided_for(shown, decision)
     assert approve(shown) == decision
     other = ApprovalRequest(tool="delete_file", arguments={"path": "b"}, caller="chat", call_id="x")
     assert approve(other).approved is False
